@@ -1,0 +1,257 @@
+"""COCO keypoint JSON: the one on-disk annotation format of posekit.
+
+:func:`load_coco` reads and validates a keypoint file for any skeleton. Every
+problem is reported as one :class:`AnnotationError` naming the file, the record
+and what is wrong; records that are legitimately unusable for training (crowd
+regions, people without keypoints) are kept and flagged, never dropped silently.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..skeletons import Skeleton, get_skeleton, skeleton_from_category
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file; the message names the file, record and problem."""
+
+
+@dataclass
+class ImageInfo:
+    id: int
+    file_name: str
+    width: int
+    height: int
+    path: Path | None  # resolved image path, when an image folder is known
+
+
+@dataclass
+class Person:
+    """One person annotation. ``keypoints`` is (K, 3) float32: x, y in pixels and v in {0,1,2}."""
+
+    id: int
+    image_id: int
+    bbox: np.ndarray  # (4,) x, y, w, h in pixels
+    keypoints: np.ndarray  # (K, 3)
+    area: float
+    iscrowd: bool
+    num_keypoints: int
+
+
+@dataclass
+class CocoKeypoints:
+    """A validated COCO keypoint dataset."""
+
+    path: Path | None
+    skeleton: Skeleton
+    images: dict[int, ImageInfo]
+    people: list[Person]
+    category_id: int = 1
+    raw: dict = field(default_factory=dict, repr=False)
+
+    def trainable_people(self) -> list[Person]:
+        """People that give pose supervision: not crowd and at least one labelled keypoint."""
+        return [p for p in self.people if not p.iscrowd and p.num_keypoints > 0]
+
+    def people_by_image(self) -> dict[int, list[Person]]:
+        out: dict[int, list[Person]] = {i: [] for i in self.images}
+        for p in self.people:
+            out[p.image_id].append(p)
+        return out
+
+
+def _fail(path, where: str, problem: str):
+    raise AnnotationError(f"{path}: {where}: {problem}")
+
+
+def _number(value, path, where, name) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(path, where, f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        _fail(path, where, f"{name} is {value} (not finite)")
+    return float(value)
+
+
+def load_coco(
+    source: str | Path | dict,
+    images_dir: str | Path | None = None,
+    skeleton: Skeleton | str | None = None,
+    check_images: bool = False,
+) -> CocoKeypoints:
+    """Read and validate a COCO keypoint file (or an already-parsed dict).
+
+    Args:
+        source: path to the JSON file, or the parsed dict.
+        images_dir: folder the ``file_name`` entries are relative to. Default: the
+            folder next to the JSON named ``images`` if it exists, else none.
+        skeleton: keypoint set; default: from the person category.
+        check_images: also check every image file exists and is readable.
+    Raises:
+        AnnotationError naming the file, record id and problem.
+    """
+    path = None
+    if isinstance(source, dict):
+        data = source
+        where_file = "<dict>"
+    else:
+        path = Path(source)
+        where_file = str(path)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise AnnotationError(f"{path}: cannot read: {e.strerror or e}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise AnnotationError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(data, dict):
+        _fail(where_file, "top level", f"expected a JSON object, got {type(data).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            _fail(where_file, "top level", f"missing key {key!r}")
+        if not isinstance(data[key], list):
+            _fail(where_file, key, f"must be a list, got {type(data[key]).__name__}")
+
+    categories = [c for c in data["categories"] if isinstance(c, dict) and "keypoints" in c]
+    if skeleton is None:
+        if not categories:
+            _fail(where_file, "categories", "no category with 'keypoints'; pass a skeleton explicitly")
+        try:
+            skeleton = skeleton_from_category(categories[0])
+        except KeyError as e:
+            _fail(where_file, f"category id={categories[0].get('id')}", e.args[0])
+    elif isinstance(skeleton, str):
+        skeleton = get_skeleton(skeleton)
+    category_id = categories[0].get("id", 1) if categories else 1
+
+    if images_dir is None and path is not None and (path.parent / "images").is_dir():
+        images_dir = path.parent / "images"
+    images_dir = Path(images_dir) if images_dir is not None else None
+
+    images: dict[int, ImageInfo] = {}
+    for i, rec in enumerate(data["images"]):
+        where = f"image #{i}"
+        if not isinstance(rec, dict):
+            _fail(where_file, where, "must be an object")
+        for key in ("id", "file_name"):
+            if key not in rec:
+                _fail(where_file, where, f"missing key {key!r}")
+        where = f"image id={rec['id']}"
+        if rec["id"] in images:
+            _fail(where_file, where, "duplicate image id")
+        w = int(_number(rec.get("width", 0), where_file, where, "width"))
+        h = int(_number(rec.get("height", 0), where_file, where, "height"))
+        img_path = images_dir / rec["file_name"] if images_dir is not None else None
+        if check_images and img_path is not None:
+            _check_image(img_path, where_file, where)
+        images[rec["id"]] = ImageInfo(rec["id"], rec["file_name"], w, h, img_path)
+
+    k = skeleton.num_keypoints
+    people: list[Person] = []
+    seen_ids = set()
+    for i, rec in enumerate(data["annotations"]):
+        where = f"annotation #{i}"
+        if not isinstance(rec, dict):
+            _fail(where_file, where, "must be an object")
+        for key in ("id", "image_id", "bbox"):
+            if key not in rec:
+                _fail(where_file, where, f"missing key {key!r}")
+        where = f"annotation id={rec['id']}"
+        if categories and rec.get("category_id", category_id) != category_id:
+            continue  # another category (e.g. non-person objects) is not ours to read
+        if rec["id"] in seen_ids:
+            _fail(where_file, where, "duplicate annotation id")
+        seen_ids.add(rec["id"])
+        if rec["image_id"] not in images:
+            _fail(where_file, where, f"unknown image_id {rec['image_id']!r}")
+        iscrowd = bool(rec.get("iscrowd", 0))
+        bbox = rec["bbox"]
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            _fail(where_file, where, f"bbox must be [x, y, w, h], got {bbox!r}")
+        bbox = np.array([_number(v, where_file, where, "bbox value") for v in bbox], np.float32)
+        if bbox[2] <= 0 or bbox[3] <= 0:
+            _fail(where_file, where, f"bbox has zero or negative size {bbox.tolist()}")
+        kps = rec.get("keypoints")
+        if kps is None:
+            if not iscrowd:
+                _fail(where_file, where, "missing key 'keypoints'")
+            kps = [0] * (3 * k)
+        if not isinstance(kps, list) or len(kps) != 3 * k:
+            n = len(kps) if isinstance(kps, list) else type(kps).__name__
+            _fail(where_file, where, f"keypoints must hold {3 * k} numbers ({k} x [x, y, v]) for {skeleton.name}, got {n}")
+        kps = np.array([_number(v, where_file, where, "keypoint value") for v in kps], np.float32).reshape(k, 3)
+        vis = kps[:, 2]
+        if not np.isin(vis, (0, 1, 2)).all():
+            _fail(where_file, where, f"keypoint visibility must be 0, 1 or 2, got {sorted(set(vis.tolist()))}")
+        num = int((vis > 0).sum())
+        if "num_keypoints" in rec and int(rec["num_keypoints"]) != num:
+            _fail(where_file, where, f"num_keypoints is {rec['num_keypoints']} but {num} keypoints are labelled")
+        area = float(rec.get("area", bbox[2] * bbox[3]))
+        people.append(Person(rec["id"], rec["image_id"], bbox, kps, area, iscrowd, num))
+
+    return CocoKeypoints(path, skeleton, images, people, category_id, data)
+
+
+def _check_image(img_path: Path, where_file, where):
+    import cv2
+
+    if not img_path.is_file():
+        _fail(where_file, where, f"image file missing: {img_path}")
+    if cv2.imread(str(img_path), cv2.IMREAD_UNCHANGED) is None:
+        _fail(where_file, where, f"image file unreadable: {img_path}")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as (H, W, 3) uint8 RGB; a clear error if missing or unreadable."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: image file missing")
+        raise ValueError(f"{path}: image file unreadable (not an image cv2 can decode)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def save_coco(data: dict, path: str | Path) -> None:
+    """Write a COCO dict as JSON (atomically: temp file then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def load_results(path: str | Path, num_keypoints: int) -> list[dict]:
+    """Read COCO keypoint results ``[{image_id, category_id, keypoints, score, ...}]`` with validation."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise AnnotationError(f"{path}: cannot read: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise AnnotationError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(data, list):
+        _fail(path, "top level", "COCO results must be a JSON list of objects")
+    for i, r in enumerate(data):
+        where = f"result #{i}"
+        if not isinstance(r, dict):
+            _fail(path, where, "must be an object")
+        for key in ("image_id", "keypoints"):
+            if key not in r:
+                _fail(path, where, f"missing key {key!r}")
+        kps = r["keypoints"]
+        if not isinstance(kps, list) or len(kps) != 3 * num_keypoints:
+            n = len(kps) if isinstance(kps, list) else type(kps).__name__
+            _fail(path, where, f"keypoints must hold {3 * num_keypoints} numbers, got {n}")
+        for v in kps:
+            _number(v, path, where, "keypoint value")
+        r.setdefault("category_id", 1)
+        if "score" not in r:
+            r["score"] = float(np.mean(kps[2::3]))
+    return data

@@ -1,0 +1,420 @@
+"""The training loop: plain PyTorch, one process or many (torchrun + DDP).
+
+- AdamW with linear warm-up then cosine (or step) decay, optional ViT layer-wise lr decay;
+- gradient clipping, optional EMA weights, fp16 autocast on CUDA;
+- checkpoints every N steps written atomically, and exact resume: the sampler
+  order and the augmentation randomness are functions of (seed, epoch, index),
+  and optimizer, scheduler, scaler, EMA and RNG states are saved, so a killed
+  run resumed with ``--resume`` follows the same curve;
+- validation with the real metric (PCK or COCO AP) on a held-out split;
+- metrics.csv / history.json and a loss/metric plot (PNG), a progress bar with ETA;
+- at the end, ``model.safetensors`` + ``model.json`` (the best validation weights).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Sampler
+
+from ..codecs.heatmap import build_codec, codec_to_dict
+from ..data.coco import load_coco
+from ..data.lsp import convert_lsp
+from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, normalize
+from ..io import atomic_torch_save, save_weights
+from ..losses import keypoint_mse
+from ..models import build_model
+from .config import Config, DataSource, config_to_dict
+
+
+# ----------------------------------------------------------------------------- data
+def load_source(src: DataSource, skeleton: str):
+    """A DataSource -> validated CocoKeypoints (LSP is converted in memory)."""
+    if src.format == "lsp":
+        if not src.joints or not src.images:
+            raise ValueError("an 'lsp' data source needs 'joints' and 'images'")
+        coco = load_coco(convert_lsp(src.joints, src.images, None, src.range), images_dir=src.images)
+    elif src.format == "coco":
+        if not src.ann:
+            raise ValueError("a 'coco' data source needs 'ann' (and usually 'images')")
+        coco = load_coco(src.ann, images_dir=src.images)
+    else:
+        raise ValueError(f"data source format must be 'coco' or 'lsp', got {src.format!r}")
+    if coco.skeleton.name != skeleton:
+        raise ValueError(f"{src.ann or src.joints}: skeleton {coco.skeleton.name} but the recipe says {skeleton}")
+    return coco
+
+
+class ResumableSampler(Sampler):
+    """Shuffled indices as a function of (seed, epoch), sharded across ranks, optionally
+    skipping the first ``start`` batches' worth of this rank's indices (mid-epoch resume)."""
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1):
+        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0):
+        self.epoch, self.start = epoch, start
+
+    def indices(self) -> list[int]:
+        order = np.random.default_rng((self.seed, self.epoch)).permutation(self.size)
+        per_rank = self.size // self.world
+        return order[self.rank * per_rank:(self.rank + 1) * per_rank].tolist()
+
+    def __iter__(self):
+        return iter(self.indices()[self.start:])
+
+    def __len__(self):
+        return self.size // self.world - self.start
+
+
+# ----------------------------------------------------------------------------- schedule, EMA
+def lr_factor(step: int, total: int, steps_per_epoch: int, cfg) -> float:
+    """Multiplier of the base lr at ``step``: linear warm-up, then cosine to min_lr_ratio (or step decay x0.1)."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "cosine":
+        t = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    if cfg.schedule == "step":
+        epoch = step // steps_per_epoch
+        return 0.1 ** sum(epoch >= m for m in cfg.milestones)
+    raise ValueError(f"train.schedule must be 'cosine' or 'step', got {cfg.schedule!r}")
+
+
+class EMA:
+    """Exponential moving average of a model's weights (buffers copied)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module):
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.state[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+            else:
+                self.state[k].copy_(v)
+
+
+def param_groups(model: torch.nn.Module, cfg) -> list[dict]:
+    """AdamW groups: no weight decay on norms, biases and position embeddings; ViT layer decay if set."""
+    if cfg.layer_decay:
+        from ..models.backbones.vit import layer_decay_param_groups
+
+        return layer_decay_param_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 or "pos_embed" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+            {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}]
+
+
+# ----------------------------------------------------------------------------- trainer
+class Trainer:
+    """Builds everything from a :class:`Config` and runs it. ``Trainer(cfg).fit(resume=...)``."""
+
+    def __init__(self, cfg: Config, command: str | None = None, progress: bool = True):
+        self.cfg = cfg
+        self.command = command or " ".join(sys.argv)
+        self.progress = progress
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed and not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        self.out = Path(cfg.out_dir)
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+
+        t = cfg.train
+        _seed_everything(t.seed)
+        self.codec = build_codec(**asdict(cfg.codec))
+        train_coco = load_source(cfg.data.train, cfg.skeleton)
+        self.skeleton = train_coco.skeleton
+        people = train_coco.trainable_people()[: cfg.data.train.limit]
+        self.train_set = TopDownDataset(train_coco, self.codec, cfg.augment, cfg.data.padding, people, seed=t.seed)
+        self.val_set = None
+        if cfg.data.val is not None:
+            val_coco = load_source(cfg.data.val, cfg.skeleton)
+            self.val_set = TopDownDataset(val_coco, self.codec, None, cfg.data.padding,
+                                          val_coco.trainable_people()[: cfg.data.val.limit])
+        self.sampler = ResumableSampler(len(self.train_set), t.seed, self.rank, self.world)
+        self.steps_per_epoch = len(self.sampler) // t.batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{len(self.train_set)} training people < batch size {t.batch_size} x {self.world} ranks")
+        self.total_steps = self.steps_per_epoch * t.epochs
+
+        out_channels = self.skeleton.num_keypoints
+        self.model = build_model(cfg.model.name, num_keypoints=out_channels, **cfg.model.params).to(self.device)
+        if cfg.model.pretrained:
+            self._load_pretrained(cfg.model.pretrained)
+        if t.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = self.model
+        if self.distributed:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, t), lr=t.lr)
+        self.use_amp = t.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.ema = EMA(self.model, t.ema) if t.ema else None
+        self.step = 0
+        self.best = {"value": -1.0, "step": -1, "metrics": {}}
+        self.history: list[dict] = []
+
+    def _load_pretrained(self, path: str):
+        target = getattr(self.model, "backbone", self.model)
+        if self.cfg.model.name.startswith("vitpose"):
+            from ..models.backbones.vit import load_encoder_weights
+
+            load_encoder_weights(target, path)
+        else:
+            from ..models.backbones.resnet import load_backbone_weights
+
+            load_backbone_weights(target, path)
+
+    # -- checkpointing
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "last.pt"
+
+    def save_checkpoint(self):
+        if self.rank != 0:
+            return
+        atomic_torch_save({
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "ema": self.ema.state if self.ema else None,
+            "step": self.step,
+            "best": self.best,
+            "history": self.history,
+            "rng": _rng_state(),
+            "config": config_to_dict(self.cfg),
+        }, self.checkpoint_path)
+
+    def load_checkpoint(self):
+        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        if self.ema and ckpt["ema"] is not None:
+            self.ema.state = ckpt["ema"]
+        self.step, self.best, self.history = ckpt["step"], ckpt["best"], ckpt["history"]
+        _set_rng_state(ckpt["rng"])
+
+    # -- the loop
+    def fit(self, resume: bool = False) -> dict:
+        t = self.cfg.train
+        if resume:
+            if not self.checkpoint_path.exists():
+                raise FileNotFoundError(f"--resume: no checkpoint at {self.checkpoint_path}")
+            self.load_checkpoint()
+            self._log(f"resumed from {self.checkpoint_path} at step {self.step}/{self.total_steps}")
+        bar = None
+        if self.progress and self.rank == 0:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=self.step, desc=self.cfg.name, dynamic_ncols=True)
+        running, seen, started = 0.0, 0, time.time()
+        while self.step < self.total_steps:
+            epoch, start = divmod(self.step, self.steps_per_epoch)
+            self.sampler.set_epoch(epoch, start * t.batch_size)
+            self.train_set.set_epoch(epoch)
+            loader = DataLoader(self.train_set, batch_size=t.batch_size, sampler=self.sampler, drop_last=True,
+                                num_workers=self.cfg.data.workers, persistent_workers=False,
+                                pin_memory=self.device.type == "cuda")
+            self.model.train()
+            for batch in loader:
+                loss = self.train_step(batch)
+                running += loss
+                seen += 1
+                self.step += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.2e}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}")
+                if self.step % 20 == 0 or self.step == self.total_steps:
+                    self._record({"step": self.step, "epoch": self.step / self.steps_per_epoch,
+                                  "loss": running / seen, "lr": self.optimizer.param_groups[0]["lr"],
+                                  "samples_per_s": seen * t.batch_size * self.world / (time.time() - started)})
+                    running, seen, started = 0.0, 0, time.time()
+                end_of_epoch = self.step % self.steps_per_epoch == 0
+                if end_of_epoch and self.val_set is not None and (
+                        (self.step // self.steps_per_epoch) % t.val_every == 0 or self.step == self.total_steps):
+                    self.validate()
+                if self.step % t.checkpoint_every == 0 or end_of_epoch:
+                    self.save_checkpoint()
+                if self.step >= self.total_steps:
+                    break
+        if bar is not None:
+            bar.close()
+        self.save_checkpoint()
+        if self.rank == 0:
+            self.export()
+        return self.best
+
+    def train_step(self, batch: dict) -> float:
+        t = self.cfg.train
+        for g in self.optimizer.param_groups:
+            g["lr"] = t.lr * g.get("lr_scale", 1.0) * lr_factor(self.step, self.total_steps, self.steps_per_epoch, t)
+        images = normalize(batch["image"].to(self.device, non_blocking=True))
+        if t.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        targets = batch["heatmaps"].to(self.device)
+        weights = batch["weights"].to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            outputs = self.net(images)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        loss = sum(keypoint_mse(o.float(), targets, weights) for o in outputs)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if t.clip_grad:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.ema:
+            self.ema.update(self.model)
+        return float(loss.detach())
+
+    # -- validation and export
+    def eval_model(self) -> torch.nn.Module:
+        """The weights to evaluate and export: EMA if enabled, else the live model."""
+        if not self.ema:
+            return self.model
+        model = build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.cfg.model.params)
+        model.load_state_dict(self.ema.state)
+        return model.to(self.device)
+
+    def validate(self) -> dict:
+        if self.rank != 0:
+            if self.distributed:
+                dist.barrier()
+            return {}
+        from ..inference.topdown import predict_dataset
+        from ..metrics import evaluate
+
+        model = self.eval_model()
+        results = predict_dataset(model, self.val_set, flip=self.cfg.train.val_flip,
+                                  batch_size=self.cfg.train.batch_size)
+        metrics = evaluate(self.val_set.coco, results, self.cfg.train.metric)
+        key = "PCK@0.2" if self.cfg.train.metric == "pck" else "AP"
+        scalars = {f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
+        self._record({"step": self.step, "epoch": self.step / self.steps_per_epoch, **scalars})
+        if metrics[key] > self.best["value"]:
+            self.best = {"value": float(metrics[key]), "step": self.step, "metric": key,
+                         "metrics": {k: v for k, v in scalars.items()}}
+            save_weights(model, self.out / "best", self.sidecar())
+        self._log(f"step {self.step}: val {key} = {metrics[key]:.4f} (best {self.best['value']:.4f} at {self.best['step']})")
+        self.model.train()
+        if self.distributed:
+            dist.barrier()
+        return metrics
+
+    def sidecar(self) -> dict:
+        cfg = self.cfg
+        return {
+            "format": "posekit-weights/1",
+            "task": "topdown",
+            "model": {"name": cfg.model.name, "params": cfg.model.params},
+            "num_keypoints": self.skeleton.num_keypoints,
+            "skeleton": self.skeleton.name,
+            "codec": codec_to_dict(self.codec),
+            "input_size": list(self.codec.input_size),
+            "padding": cfg.data.padding,
+            "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input": "RGB 0..255"},
+            "training_data": {"train": asdict(cfg.data.train), "val": asdict(cfg.data.val) if cfg.data.val else None},
+            "metric": self.best,
+            "steps": self.step,
+            "command": self.command,
+            "config": config_to_dict(cfg),
+        }
+
+    def export(self):
+        """``model.safetensors``: the best validated weights if any, else the final ones."""
+        best = self.out / "best.safetensors"
+        if best.exists():
+            for suffix in (".safetensors", ".json"):
+                (self.out / f"model{suffix}").write_bytes(best.with_suffix(suffix).read_bytes())
+        else:
+            save_weights(self.eval_model(), self.out / "model", self.sidecar())
+        self._plot()
+
+    # -- logging
+    def _record(self, row: dict):
+        if self.rank != 0:
+            return
+        self.history.append(row)
+        path = self.out / "metrics.csv"
+        keys = sorted({k for r in self.history for k in r})
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.history)
+        (self.out / "history.json").write_text(json.dumps(self.history))
+
+    def _plot(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        train = [r for r in self.history if "loss" in r]
+        val = [r for r in self.history if any(k.startswith("val_") for k in r)]
+        fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+        ax[0].plot([r["step"] for r in train], [r["loss"] for r in train])
+        ax[0].set(xlabel="step", ylabel="training loss", yscale="log", title=self.cfg.name)
+        key = "val_PCK@0.2" if self.cfg.train.metric == "pck" else "val_AP"
+        ax[1].plot([r["step"] for r in val], [r.get(key, float("nan")) for r in val], marker="o")
+        ax[1].set(xlabel="step", ylabel=key, title="validation")
+        fig.tight_layout()
+        fig.savefig(self.out / "curves.png", dpi=100)
+        plt.close(fig)
+
+    def _log(self, message: str):
+        if self.rank == 0:
+            print(message, flush=True)
+
+
+def _seed_everything(seed: int):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict:
+    """RNG states as plain tensors/ints, so checkpoints load with ``weights_only=True``."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": [version, torch.tensor(mt, dtype=torch.int64), gauss],
+            "numpy": [torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+            "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict):
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt.tolist()), gauss))
+    keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+
+
+def train(cfg: Config, resume: bool = False, command: str | None = None) -> dict:
+    """Train a recipe; returns the best validation record."""
+    return Trainer(cfg, command).fit(resume=resume)

@@ -1,0 +1,89 @@
+"""Reading and writing weights (safetensors + JSON sidecar) and results.
+
+A model file ``NAME.safetensors`` always travels with ``NAME.json``: the
+architecture (factory name and its arguments), skeleton, codec, input size,
+normalisation, training data, the metric reached and the command that trained
+it. Loading never unpickles: safetensors is plain tensors, and torch files are
+read with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+ZOO_DIR = Path(__file__).parent / "zoo"
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a .safetensors file or a weights-only torch file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file missing")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    return state
+
+
+def save_weights(model: torch.nn.Module, path: str | Path, sidecar: dict, half: bool = False) -> Path:
+    """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically; fp16 storage if ``half``."""
+    from safetensors.torch import save_file
+
+    path = Path(path).with_suffix(".safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {}
+    for k, v in model.state_dict().items():
+        v = v.detach().cpu().contiguous()
+        state[k] = v.half() if half and v.is_floating_point() else v
+    tmp = path.with_suffix(".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(path)
+    side = path.with_suffix(".json")
+    side.with_suffix(".json.tmp").write_text(json.dumps({**sidecar, "storage_dtype": "float16" if half else "float32"}, indent=2))
+    side.with_suffix(".json.tmp").replace(side)
+    return path
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """A weights path from a file path or a zoo name (``default`` is the bundled default)."""
+    p = Path(name_or_path)
+    if p.suffix in (".safetensors", ".json") and p.exists():
+        return p.with_suffix(".safetensors")
+    aliases = json.loads((ZOO_DIR / "aliases.json").read_text()) if (ZOO_DIR / "aliases.json").exists() else {}
+    name = aliases.get(name_or_path, name_or_path)
+    candidate = ZOO_DIR / f"{name}.safetensors"
+    if candidate.exists():
+        return candidate
+    known = sorted(q.stem for q in ZOO_DIR.glob("*.safetensors")) + sorted(aliases)
+    raise FileNotFoundError(f"model {name_or_path!r}: not a weights file and not in the zoo (known: {', '.join(known) or 'none'})")
+
+
+def load_model(name_or_path: str, device: str | torch.device = "cpu"):
+    """Build the model described by the sidecar and load its weights. Returns (model in eval mode, sidecar dict)."""
+    from .models import build_model
+
+    path = resolve_model(name_or_path)
+    side_path = path.with_suffix(".json")
+    if not side_path.exists():
+        raise FileNotFoundError(f"{path}: sidecar {side_path.name} missing (it says how to build the model)")
+    sidecar = json.loads(side_path.read_text())
+    model = build_model(sidecar["model"]["name"], num_keypoints=sidecar["num_keypoints"], **sidecar["model"].get("params", {}))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(path).items()}
+    model.load_state_dict(state)
+    return model.to(device).eval(), sidecar
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """torch.save to a temp file then rename, so a killed run never leaves half a checkpoint."""
+    path = Path(path)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    tmp.replace(path)
