@@ -65,6 +65,17 @@ class CocoKeypoints:
         return out
 
 
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise AnnotationError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise AnnotationError(f"{path}: not UTF-8 text (byte {e.start}); COCO JSON must be UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise AnnotationError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+
+
 def _fail(path, where: str, problem: str):
     raise AnnotationError(f"{path}: {where}: {problem}")
 
@@ -101,14 +112,7 @@ def load_coco(
     else:
         path = Path(source)
         where_file = str(path)
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise AnnotationError(f"{path}: cannot read: {e.strerror or e}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise AnnotationError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        data = _read_json(path)
     if not isinstance(data, dict):
         _fail(where_file, "top level", f"expected a JSON object, got {type(data).__name__}")
     for key in ("images", "annotations", "categories"):
@@ -133,6 +137,8 @@ def load_coco(
         images_dir = path.parent / "images"
     images_dir = Path(images_dir) if images_dir is not None else None
 
+    if check_images and images_dir is None:
+        _fail(where_file, "images", "check_images needs an image folder (pass images_dir)")
     images: dict[int, ImageInfo] = {}
     for i, rec in enumerate(data["images"]):
         where = f"image #{i}"
@@ -158,10 +164,12 @@ def load_coco(
         where = f"annotation #{i}"
         if not isinstance(rec, dict):
             _fail(where_file, where, "must be an object")
-        for key in ("id", "image_id", "bbox"):
+        if "id" not in rec:
+            _fail(where_file, where, "missing key 'id'")
+        where = f"annotation id={rec['id']}"
+        for key in ("image_id", "bbox"):
             if key not in rec:
                 _fail(where_file, where, f"missing key {key!r}")
-        where = f"annotation id={rec['id']}"
         if categories and rec.get("category_id", category_id) != category_id:
             continue  # another category (e.g. non-person objects) is not ours to read
         if rec["id"] in seen_ids:
@@ -191,7 +199,9 @@ def load_coco(
         num = int((vis > 0).sum())
         if "num_keypoints" in rec and int(rec["num_keypoints"]) != num:
             _fail(where_file, where, f"num_keypoints is {rec['num_keypoints']} but {num} keypoints are labelled")
-        area = float(rec.get("area", bbox[2] * bbox[3]))
+        area = _number(rec.get("area", float(bbox[2] * bbox[3])), where_file, where, "area")
+        if area <= 0:
+            _fail(where_file, where, f"area must be positive, got {area}")
         people.append(Person(rec["id"], rec["image_id"], bbox, kps, area, iscrowd, num))
 
     return CocoKeypoints(path, skeleton, images, people, category_id, data)
@@ -230,12 +240,7 @@ def save_coco(data: dict, path: str | Path) -> None:
 def load_results(path: str | Path, num_keypoints: int) -> list[dict]:
     """Read COCO keypoint results ``[{image_id, category_id, keypoints, score, ...}]`` with validation."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as e:
-        raise AnnotationError(f"{path}: cannot read: {e.strerror or e}") from None
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    data = _read_json(path)
     if not isinstance(data, list):
         _fail(path, "top level", "COCO results must be a JSON list of objects")
     for i, r in enumerate(data):
@@ -252,6 +257,8 @@ def load_results(path: str | Path, num_keypoints: int) -> list[dict]:
         for v in kps:
             _number(v, path, where, "keypoint value")
         r.setdefault("category_id", 1)
-        if "score" not in r:
+        if "score" in r:
+            _number(r["score"], path, where, "score")
+        else:
             r["score"] = float(np.mean(kps[2::3]))
     return data

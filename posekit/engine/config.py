@@ -75,6 +75,7 @@ class TrainConfig:
     amp: bool = False  # fp16 autocast on CUDA
     seed: int = 0
     checkpoint_every: int = 200  # steps
+    log_every: int = 20  # steps between metrics.csv rows
     val_every: int = 1  # epochs
     val_flip: bool = True
     metric: str = "pck"  # pck | coco
@@ -118,6 +119,11 @@ def _coerce(hint, value, path, file):
         return None
     if dataclasses.is_dataclass(base):
         return _build(base, value, path, file)
+    if base is float and isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     checks = {float: (int, float), int: (int,), str: (str,), bool: (bool,), list: (list,), dict: (dict,)}
     ok = checks.get(base)
     if ok and (not isinstance(value, ok) or (base in (int, float) and isinstance(value, bool))):

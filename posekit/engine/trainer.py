@@ -177,6 +177,7 @@ class Trainer:
         self.step = 0
         self.best = {"value": -1.0, "step": -1, "metrics": {}}
         self.history: list[dict] = []
+        self.window = [0.0, 0]  # loss sum and step count since the last logged row
 
     def _load_pretrained(self, path: str):
         target = getattr(self.model, "backbone", self.model)
@@ -205,6 +206,7 @@ class Trainer:
             "step": self.step,
             "best": self.best,
             "history": self.history,
+            "window": self.window,
             "rng": _rng_state(),
             "config": config_to_dict(self.cfg),
         }, self.checkpoint_path)
@@ -217,10 +219,13 @@ class Trainer:
         if self.ema and ckpt["ema"] is not None:
             self.ema.state = ckpt["ema"]
         self.step, self.best, self.history = ckpt["step"], ckpt["best"], ckpt["history"]
+        self.window = ckpt["window"]
         _set_rng_state(ckpt["rng"])
 
     # -- the loop
-    def fit(self, resume: bool = False) -> dict:
+    def fit(self, resume: bool = False, stop_after: int | None = None) -> dict:
+        """Train to the end of the schedule (or, to simulate an interruption, checkpoint and
+        return once ``stop_after`` steps are done). Returns the best validation record."""
         t = self.cfg.train
         if resume:
             if not self.checkpoint_path.exists():
@@ -232,7 +237,7 @@ class Trainer:
             from tqdm import tqdm
 
             bar = tqdm(total=self.total_steps, initial=self.step, desc=self.cfg.name, dynamic_ncols=True)
-        running, seen, started = 0.0, 0, time.time()
+        started, steps_here = time.time(), 0
         while self.step < self.total_steps:
             epoch, start = divmod(self.step, self.steps_per_epoch)
             self.sampler.set_epoch(epoch, start * t.batch_size)
@@ -243,23 +248,28 @@ class Trainer:
             self.model.train()
             for batch in loader:
                 loss = self.train_step(batch)
-                running += loss
-                seen += 1
+                self.window[0] += loss
+                self.window[1] += 1
                 self.step += 1
+                steps_here += 1
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.2e}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}")
-                if self.step % 20 == 0 or self.step == self.total_steps:
+                if self.step % t.log_every == 0 or self.step == self.total_steps:
+                    total, count = self.window
                     self._record({"step": self.step, "epoch": self.step / self.steps_per_epoch,
-                                  "loss": running / seen, "lr": self.optimizer.param_groups[0]["lr"],
-                                  "samples_per_s": seen * t.batch_size * self.world / (time.time() - started)})
-                    running, seen, started = 0.0, 0, time.time()
+                                  "loss": total / count, "lr": self.optimizer.param_groups[0]["lr"],
+                                  "samples_per_s": steps_here * t.batch_size * self.world / (time.time() - started)})
+                    self.window, started, steps_here = [0.0, 0], time.time(), 0
                 end_of_epoch = self.step % self.steps_per_epoch == 0
                 if end_of_epoch and self.val_set is not None and (
                         (self.step // self.steps_per_epoch) % t.val_every == 0 or self.step == self.total_steps):
                     self.validate()
                 if self.step % t.checkpoint_every == 0 or end_of_epoch:
                     self.save_checkpoint()
+                if stop_after is not None and self.step >= stop_after:
+                    self.save_checkpoint()
+                    return self.best
                 if self.step >= self.total_steps:
                     break
         if bar is not None:

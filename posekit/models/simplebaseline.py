@@ -48,16 +48,16 @@ class SimpleBaseline(nn.Module):
         return self.head(self.backbone(images)[-1])
 
 
-def simplebaseline_resnet18(num_keypoints: int, head_channels: int = 256, **kwargs) -> SimpleBaseline:
-    return SimpleBaseline(resnet18(), num_keypoints, head_channels)
+def simplebaseline_resnet18(num_keypoints: int, head_channels: int = 256, width: int = 64) -> SimpleBaseline:
+    return SimpleBaseline(resnet18(width=width), num_keypoints, head_channels)
 
 
-def simplebaseline_resnet34(num_keypoints: int, head_channels: int = 256, **kwargs) -> SimpleBaseline:
-    return SimpleBaseline(resnet34(), num_keypoints, head_channels)
+def simplebaseline_resnet34(num_keypoints: int, head_channels: int = 256, width: int = 64) -> SimpleBaseline:
+    return SimpleBaseline(resnet34(width=width), num_keypoints, head_channels)
 
 
-def simplebaseline_resnet50(num_keypoints: int, head_channels: int = 256, **kwargs) -> SimpleBaseline:
-    return SimpleBaseline(resnet50(), num_keypoints, head_channels)
+def simplebaseline_resnet50(num_keypoints: int, head_channels: int = 256, width: int = 64) -> SimpleBaseline:
+    return SimpleBaseline(resnet50(width=width), num_keypoints, head_channels)
 
 
 MODELS = {

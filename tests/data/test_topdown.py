@@ -1,0 +1,55 @@
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from posekit.codecs.heatmap import UDPHeatmap
+from posekit.data.coco import load_coco
+from posekit.data.topdown import Augment, TopDownDataset
+from posekit.data.transforms import apply_affine, invert_affine
+
+
+def test_sample_keypoints_are_the_affine_image_of_the_annotation(tiny_coco):
+    coco = load_coco(tiny_coco)
+    ds = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment(), seed=3)
+    for i in range(len(ds)):
+        s = ds[i]
+        person = ds.people[i]
+        expected = apply_affine(person.keypoints[:, :2], s["affine"].numpy())
+        flipped = np.allclose(s["keypoints"].numpy(), expected[ds.skeleton.flip_index], atol=1e-3)
+        assert flipped or np.allclose(s["keypoints"].numpy(), expected, atol=1e-3)
+        assert s["image"].dtype == torch.uint8 and s["image"].shape == (3, 64, 64)
+
+
+def test_targets_decode_back_to_image_keypoints_through_the_inverse_affine(tiny_coco):
+    coco = load_coco(tiny_coco)
+    codec = UDPHeatmap((64, 64), (32, 32), 1.0)
+    ds = TopDownDataset(coco, codec, Augment(half_body_prob=0.0), seed=1)
+    for i in range(6):
+        s = ds[i]
+        coords, _ = codec.decode(s["heatmaps"][None].double())
+        image_xy = apply_affine(coords[0].numpy(), invert_affine(s["affine"].numpy()))
+        truth = ds.people[i].keypoints[:, :2]
+        if not np.allclose(s["keypoints"].numpy(), apply_affine(truth, s["affine"].numpy()), atol=1e-3):
+            truth = truth[ds.skeleton.flip_index]  # a flipped sample swaps left and right channels
+        ok = s["weights"].numpy() > 0
+        w, h = codec.heatmap_size
+        hm = codec.to_heatmap(s["keypoints"].numpy())
+        interior = (hm[:, 0] > 0.5) & (hm[:, 0] < w - 1.5) & (hm[:, 1] > 0.5) & (hm[:, 1] < h - 1.5)
+        np.testing.assert_allclose(image_xy[ok & interior], truth[ok & interior], atol=0.1)
+
+
+def test_augmentation_is_a_function_of_seed_epoch_and_index(tiny_coco):
+    coco = load_coco(tiny_coco)
+    a = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment(), seed=7)
+    b = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment(), seed=7)
+    assert torch.equal(a[2]["image"], b[2]["image"])
+    b.set_epoch(1)
+    assert not torch.equal(a[2]["affine"], b[2]["affine"])
+
+
+def test_works_in_a_multi_worker_dataloader(tiny_coco):
+    coco = load_coco(tiny_coco)
+    ds = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment())
+    batches = list(DataLoader(ds, batch_size=8, num_workers=2))
+    assert sum(len(b["image"]) for b in batches) == len(ds)
+    assert batches[0]["heatmaps"].shape == (8, 14, 16, 16)

@@ -1,0 +1,50 @@
+import cv2
+import numpy as np
+import pytest
+
+from posekit.data.transforms import apply_affine, box_to_centre_scale, crop_matrix, invert_affine, warp_image
+
+
+def test_box_to_centre_scale_fixes_aspect_and_pads():
+    centre, scale = box_to_centre_scale([10, 20, 30, 100], aspect_ratio=0.75, padding=1.25)
+    np.testing.assert_allclose(centre, [25, 70])
+    np.testing.assert_allclose(scale, [75 * 1.25, 100 * 1.25])
+    _, wide = box_to_centre_scale([0, 0, 200, 50], aspect_ratio=0.75, padding=1.0)
+    np.testing.assert_allclose(wide, [200, 200 / 0.75])
+
+
+def test_crop_matrix_maps_centre_to_crop_centre_and_box_width_to_w_minus_1():
+    m = crop_matrix([50.0, 60.0], [40.0, 80.0], 0.0, (48, 96))
+    np.testing.assert_allclose(apply_affine(np.array([[50.0, 60.0]]), m), [[23.5, 47.5]], atol=1e-5)
+    ends = apply_affine(np.array([[30.0, 60.0], [70.0, 60.0]]), m)
+    np.testing.assert_allclose(ends[:, 0], [0.0, 47.0], atol=1e-5)
+
+
+@pytest.mark.parametrize("rotation,flip", [(0, False), (33, False), (-70, True)])
+def test_inverse_affine_round_trip(rotation, flip):
+    m = crop_matrix([120.0, 80.0], [90.0, 120.0], rotation, (96, 128), flip)
+    pts = np.random.default_rng(0).uniform(0, 200, (20, 2))
+    back = apply_affine(apply_affine(pts, m), invert_affine(m))
+    np.testing.assert_allclose(back, pts, atol=1e-3)
+
+
+def test_flip_mirrors_crop_coordinates_about_w_minus_1():
+    plain = crop_matrix([50.0, 50.0], [64.0, 64.0], 0.0, (64, 64))
+    flipped = crop_matrix([50.0, 50.0], [64.0, 64.0], 0.0, (64, 64), flip=True)
+    pts = np.array([[40.0, 45.0], [61.5, 52.0]])
+    a, b = apply_affine(pts, plain), apply_affine(pts, flipped)
+    np.testing.assert_allclose(b[:, 0], 63 - a[:, 0], atol=1e-5)
+    np.testing.assert_allclose(b[:, 1], a[:, 1], atol=1e-5)
+
+
+@pytest.mark.parametrize("rotation,flip", [(0, False), (25, True)])
+def test_warped_image_content_lands_where_the_affine_sends_its_points(rotation, flip):
+    img = np.zeros((200, 240, 3), np.uint8)
+    spot = np.array([151.3, 88.6])
+    yy, xx = np.mgrid[0:200, 0:240]
+    img[..., 0] = (255 * np.exp(-((xx - spot[0]) ** 2 + (yy - spot[1]) ** 2) / (2 * 3.0**2))).astype(np.uint8)
+    m = crop_matrix([140.0, 100.0], [100.0, 100.0], rotation, (128, 128), flip)
+    crop = warp_image(img, m, (128, 128))[..., 0].astype(float)
+    ys, xs = np.mgrid[0:128, 0:128]
+    centroid = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
+    np.testing.assert_allclose(centroid, apply_affine(spot[None], m)[0], atol=0.05)

@@ -1,0 +1,81 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from posekit.engine.config import load_config
+from posekit.engine.trainer import Trainer
+from posekit.io import load_model
+
+TINY = ["model.name=simplebaseline_resnet18", "model.params={head_channels: 32, width: 16}", "skeleton=lsp14",
+        "codec.input_size=[64,64]", "codec.heatmap_size=[16,16]", "codec.sigma=2.0",
+        "train.batch_size=8", "train.lr=1e-2", "train.log_every=5", "train.warmup_steps=2", "train.threads=1",
+        "train.val_flip=false", "data.workers=0", "augment.rotation_prob=0.0", "augment.half_body_prob=0.0"]
+
+
+def _cfg(tiny_coco, out, *extra):
+    ann = str(tiny_coco)
+    images = str(Path(tiny_coco).parent / "images")
+    return load_config(None, TINY + [f"data.train.ann={ann}", f"data.train.images={images}",
+                                     f"out_dir={out}", *extra])
+
+
+def test_loss_falls_and_export_is_loadable(tiny_coco, tmp_path):
+    cfg = _cfg(tiny_coco, tmp_path / "run", "train.epochs=30", "data.train.limit=8", "augment.flip_prob=0",
+               f"data.val={{format: coco, ann: {tiny_coco}, images: {Path(tiny_coco).parent / 'images'}}}",
+               "train.val_every=30")
+    trainer = Trainer(cfg, progress=False)
+    best = trainer.fit()
+    losses = [r["loss"] for r in trainer.history if "loss" in r]
+    assert losses[-1] < 0.85 * losses[0]
+    assert best["metric"] == "PCK@0.2" and 0.0 <= best["value"] <= 1.0
+    out = tmp_path / "run"
+    for name in ("model.safetensors", "model.json", "metrics.csv", "curves.png", "last.pt"):
+        assert (out / name).exists(), name
+    model, sidecar = load_model(str(out / "model.safetensors"))
+    assert sidecar["skeleton"] == "lsp14" and sidecar["codec"]["kind"] == "udp"
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 14, 16, 16)
+
+
+def test_killed_and_resumed_run_follows_the_same_curve(tiny_coco, tmp_path):
+    straight = Trainer(_cfg(tiny_coco, tmp_path / "a", "train.epochs=3", "train.checkpoint_every=2"), progress=False)
+    straight.fit()
+    interrupted = Trainer(_cfg(tiny_coco, tmp_path / "b", "train.epochs=3", "train.checkpoint_every=2"), progress=False)
+    interrupted.fit(stop_after=4)  # mid-epoch (3 steps per epoch)
+    resumed = Trainer(_cfg(tiny_coco, tmp_path / "b", "train.epochs=3", "train.checkpoint_every=2"), progress=False)
+    resumed.fit(resume=True)
+    assert resumed.step == straight.step == 9
+    for k, v in straight.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+    assert [r["loss"] for r in straight.history if "loss" in r] == [r["loss"] for r in resumed.history if "loss" in r]
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_coco, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        Trainer(_cfg(tiny_coco, tmp_path / "c", "train.epochs=1"), progress=False).fit(resume=True)
+
+
+def test_ddp_two_cpu_processes_end_with_identical_weights_and_falling_loss(tiny_coco, tmp_path):
+    out = tmp_path / "ddp"
+    args = [f"{a}" for a in TINY] + [f"data.train.ann={tiny_coco}", f"data.train.images={Path(tiny_coco).parent / 'images'}",
+                                     f"out_dir={out}", "train.epochs=8", "train.batch_size=4"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    worker = Path(__file__).with_name("ddp_worker.py")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+                           str(worker), *args], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from safetensors.torch import load_file
+
+    r0, r1 = load_file(out / "rank0.safetensors"), load_file(out / "rank1.safetensors")
+    for k in r0:
+        if "running" in k or "num_batches" in k:
+            continue  # BatchNorm statistics are per rank under plain DDP
+        assert torch.equal(r0[k], r1[k]), k
+    history = json.loads((out / "history.json").read_text())
+    losses = [r["loss"] for r in history if "loss" in r]
+    assert losses[-1] < losses[0]
