@@ -127,27 +127,35 @@ class BeliefMapCodec(UDPHeatmap):
 def _gaussian_targets(mu: np.ndarray, visible: np.ndarray, size: tuple[int, int], sigma: float, radius: float | None):
     """Separable Gaussians at ``mu`` (K,2) heatmap pixels; zero beyond ``radius`` if given."""
     w, h = size
-    xs = np.arange(w, dtype=np.float64)
-    ys = np.arange(h, dtype=np.float64)
-    dx = xs[None, :] - mu[:, :1]
-    dy = ys[None, :] - mu[:, 1:]
-    gx = np.exp(-0.5 * (dx / sigma) ** 2)
-    gy = np.exp(-0.5 * (dy / sigma) ** 2)
+    mu32 = mu.astype(np.float32)
+    dx = np.arange(w, dtype=np.float32)[None, :] - mu32[:, :1]
+    dy = np.arange(h, dtype=np.float32)[None, :] - mu32[:, 1:]
+    gx = np.exp(dx * dx * np.float32(-0.5 / sigma**2))
+    gy = np.exp(dy * dy * np.float32(-0.5 / sigma**2))
     if radius is not None:
         gx[np.abs(dx) > radius] = 0
         gy[np.abs(dy) > radius] = 0
     inside = (mu[:, 0] >= -0.5) & (mu[:, 0] <= w - 0.5) & (mu[:, 1] >= -0.5) & (mu[:, 1] <= h - 0.5)
     weights = (np.asarray(visible) > 0) & inside & np.isfinite(mu).all(1)
-    heatmaps = (gy[:, :, None] * gx[:, None, :]).astype(np.float32)
-    heatmaps[~weights] = 0
+    gy[~weights] = 0
+    heatmaps = gy[:, :, None] * gx[:, None, :]
     return {"heatmaps": heatmaps, "weights": weights.astype(np.float32)}
 
 
 # ----------------------------------------------------------------------------- batched decoding
 def argmax_2d(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B,K,h,w) -> integer peak coordinates (B,K,2) as float (x, y) and peak values (B,K)."""
+    """(B,K,h,w) -> integer peak coordinates (B,K,2) as float (x, y) and peak values (B,K).
+
+    On CPU the argmax runs in numpy on the same memory (no copy): torch's CPU argmax
+    is several times slower than numpy's on this shape; on other devices it stays in torch.
+    """
     b, k, h, w = heatmaps.shape
-    scores, idx = heatmaps.reshape(b, k, h * w).max(-1)
+    flat = heatmaps.detach().reshape(b, k, h * w)
+    if flat.device.type == "cpu":
+        idx = torch.from_numpy(flat.numpy().argmax(-1))
+    else:
+        idx = flat.argmax(-1)
+    scores = torch.take(flat, idx + torch.arange(b * k, device=flat.device).view(b, k) * (h * w))
     coords = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).to(heatmaps.dtype)
     return coords, scores
 
@@ -157,7 +165,8 @@ def _neighbour(heatmaps: torch.Tensor, coords: torch.Tensor, dx: int, dy: int) -
     b, k, h, w = heatmaps.shape
     x = (coords[..., 0].long() + dx).clamp(0, w - 1)
     y = (coords[..., 1].long() + dy).clamp(0, h - 1)
-    return heatmaps.reshape(b, k, h * w).gather(-1, (y * w + x).unsqueeze(-1)).squeeze(-1)
+    base = torch.arange(b * k, device=heatmaps.device).view(b, k) * (h * w)
+    return torch.take(heatmaps.detach(), base + y * w + x)
 
 
 def quarter_offset(heatmaps: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
@@ -200,14 +209,13 @@ def dark_offset(heatmaps: torch.Tensor, coords: torch.Tensor, sigma: float) -> t
     r = int(math.ceil(3 * sigma))
     p = r + 1
     size = 2 * p + 1
-    padded = F.pad(heatmaps.reshape(b * k, h, w), (p, p, p, p), mode="replicate")
     cx = coords[..., 0].reshape(-1).long()
     cy = coords[..., 1].reshape(-1).long()
-    steps = torch.arange(size, device=heatmaps.device)
-    rows = cy[:, None] + steps[None, :]  # padded row y - p + i sits at index y + i
-    cols = cx[:, None] + steps[None, :]
-    n = torch.arange(b * k, device=heatmaps.device)
-    patch = padded[n[:, None, None], rows[:, :, None], cols[:, None, :]]  # (N, size, size)
+    steps = torch.arange(-p, p + 1, device=heatmaps.device)
+    rows = (cy[:, None] + steps[None, :]).clamp(0, h - 1)  # clamped indices = replicate border
+    cols = (cx[:, None] + steps[None, :]).clamp(0, w - 1)
+    base = torch.arange(b * k, device=heatmaps.device)[:, None, None] * (h * w)
+    patch = torch.take(heatmaps.detach(), base + rows[:, :, None] * w + cols[:, None, :])  # (N, size, size)
     bands = _band_matrices(sigma, r, heatmaps.dtype, heatmaps.device)
     rho_x = torch.minimum(cx - 1, w - 2 - cx).clamp(0, r)
     rho_y = torch.minimum(cy - 1, h - 2 - cy).clamp(0, r)

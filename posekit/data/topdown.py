@@ -112,8 +112,7 @@ class TopDownDataset(Dataset):
                 rotation = rng.uniform(-a.rotation, a.rotation)
             flip = rng.random() < a.flip_prob
         affine = crop_matrix(centre, scale, rotation, (input_w, input_h), flip)
-        crop = warp_image(image, affine, (input_w, input_h))
-        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+        crop = warp_image(image, affine, (input_w, input_h))  # BGR
         if self.augment and self.augment.colour > 0:
             crop = _colour_jitter(crop, self.augment.colour, rng)
         crop_kps = apply_affine(keypoints, affine)
@@ -123,7 +122,7 @@ class TopDownDataset(Dataset):
         inside = (crop_kps[:, 0] >= 0) & (crop_kps[:, 0] <= input_w - 1) & (crop_kps[:, 1] >= 0) & (crop_kps[:, 1] <= input_h - 1)
         targets = self.codec.encode(crop_kps, (visible > 0) & inside)
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))),
+            "image": torch.from_numpy(np.ascontiguousarray(crop[:, :, ::-1].transpose(2, 0, 1))),  # RGB
             "heatmaps": torch.from_numpy(targets["heatmaps"]),
             "weights": torch.from_numpy(targets["weights"]),
             "keypoints": torch.from_numpy(crop_kps.astype(np.float32)),
@@ -151,15 +150,13 @@ class TopDownDataset(Dataset):
         return np.array([cx - w / 2, cy - h / 2, max(w, 2.0), max(h, 2.0)], np.float32)
 
 
-def _colour_jitter(rgb: np.ndarray, strength: float, rng) -> np.ndarray:
-    """Random brightness, contrast and saturation, each scaled by a factor in [1-s, 1+s]."""
-    img = rgb.astype(np.float32)
+def _colour_jitter(bgr: np.ndarray, strength: float, rng) -> np.ndarray:
+    """Random saturation, contrast and brightness, each a factor in [1-s, 1+s]; uint8 in and out (cv2, no floats)."""
     b, c, s = rng.uniform(1 - strength, 1 + strength, 3)
-    grey = img @ np.array([0.299, 0.587, 0.114], np.float32)
-    img = grey[..., None] + (img - grey[..., None]) * s  # saturation
-    img = (img - grey.mean()) * c + grey.mean()  # contrast
-    img = img * b  # brightness
-    return np.clip(img, 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    out = cv2.addWeighted(bgr, s, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), 1 - s, 0)  # saturation
+    mean = float(grey.mean())
+    return cv2.convertScaleAbs(out, alpha=c * b, beta=(1 - c) * mean * b)  # contrast about the mean, then brightness
 
 
 def inference_crops(image: np.ndarray, boxes: np.ndarray, input_size: tuple[int, int], padding: float = 1.25):

@@ -76,7 +76,7 @@ def test_flip_fusion_of_a_mirror_symmetric_case_is_exact():
     image = torch.rand(1, 3, 96, 48).double()
     symmetric_image = torch.cat([image, image.flip(-1)], -1)
     fused = flip_test(ideal_network, symmetric_image, LSP14.flip_index)
-    assert torch.allclose(fused, maps, atol=1e-7, rtol=0)
+    assert torch.allclose(fused, maps, atol=1e-6, rtol=0)  # float32 targets: equal up to rounding
     fused_kps, _ = codec.decode(fused)
     np.testing.assert_allclose(fused_kps[0].numpy(), kps, atol=1e-4)
 

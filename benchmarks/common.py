@@ -1,0 +1,53 @@
+"""Helpers shared by the benchmarks: timing medians, the machine line, appending to docs/BENCHMARKS.md."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def median_rate(fn, items: int, repeats: int = 5, warmup: int = 1) -> tuple[float, list[float]]:
+    """Median items/s of ``fn()`` (which processes ``items`` items) over ``repeats`` runs."""
+    for _ in range(warmup):
+        fn()
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        rates.append(items / (time.perf_counter() - t))
+    return statistics.median(rates), rates
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [headers] + [[f"{v:,.1f}" if isinstance(v, float) else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def record(section: str, text: str, command: str) -> None:
+    """Append a dated block to docs/BENCHMARKS.md."""
+    path = ROOT / "docs" / "BENCHMARKS.md"
+    date = datetime.date.today().isoformat()
+    block = f"\n### {section} — {date}\n\nCommand: `{command}`  \nMachine: {machine()}\n\n{text}\n"
+    with open(path, "a") as f:
+        f.write(block)
