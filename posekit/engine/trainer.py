@@ -219,7 +219,7 @@ class Trainer:
         if self.ema and ckpt["ema"] is not None:
             self.ema.state = ckpt["ema"]
         self.step, self.best, self.history = ckpt["step"], ckpt["best"], ckpt["history"]
-        self.window = ckpt["window"]
+        self.window = ckpt.get("window", [0.0, 0])  # absent in checkpoints of early versions
         _set_rng_state(ckpt["rng"])
 
     # -- the loop

@@ -24,33 +24,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from posekit.models.backbones.vit import VisionTransformer, vit_base, vit_small, vit_tiny
+from posekit.models.simplebaseline import DeconvHead
 
 
-class ClassicDecoder(nn.Module):
-    """Two deconvolution blocks and a 1x1 head: (B, C_in, h, w) -> (B, K, 4h, 4w)."""
+class ClassicDecoder(DeconvHead):
+    """Two deconvolution blocks and a 1x1 head: (B, C_in, h, w) -> (B, K, 4h, 4w).
+
+    The SimpleBaseline head with two instead of three upsampling steps (ViT features are at stride 16).
+    """
 
     def __init__(self, in_channels: int, num_keypoints: int, channels: int = 256) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        for c_in in (in_channels, channels):
-            layers += [
-                nn.ConvTranspose2d(c_in, channels, 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(channels),
-                nn.ReLU(inplace=True),
-            ]
-        self.deconv = nn.Sequential(*layers)
-        self.head = nn.Conv2d(channels, num_keypoints, 1)
-        for m in self.modules():
-            if isinstance(m, nn.ConvTranspose2d):
-                nn.init.normal_(m.weight, std=0.001)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        nn.init.normal_(self.head.weight, std=0.001)
-        nn.init.zeros_(self.head.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.deconv(x))
+        super().__init__(in_channels, num_keypoints, channels, num_layers=2)
 
 
 class SimpleDecoder(nn.Module):

@@ -36,7 +36,7 @@ def test_input_size_is_width_height():
 
 def test_decoder_init_is_small_and_bias_free():
     model = vitpose_tiny_classic(num_keypoints=3, input_size=(48, 64))
-    head = model.decoder.head
+    head = model.decoder.final
     assert head.weight.std() < 0.002 and torch.all(head.bias == 0)
     deconvs = [m for m in model.decoder.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert len(deconvs) == 2 and all(m.weight.std() < 0.002 for m in deconvs)

@@ -1,0 +1,99 @@
+"""The command-line contracts: options, output files and JSON keys."""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posekit.cli import main
+from posekit.codecs.heatmap import UDPHeatmap, codec_to_dict
+from posekit.io import save_weights
+from posekit.models import build_model
+
+
+@pytest.fixture
+def tiny_model(tmp_path) -> Path:
+    """An untrained lsp14 SimpleBaseline saved like a trained one (safetensors + sidecar)."""
+    model = build_model("simplebaseline_resnet18", 14, head_channels=16, width=8)
+    sidecar = {"format": "posekit-weights/1", "task": "topdown", "num_keypoints": 14, "skeleton": "lsp14",
+               "model": {"name": "simplebaseline_resnet18", "params": {"head_channels": 16, "width": 8}},
+               "codec": codec_to_dict(UDPHeatmap((64, 64), (16, 16), 1.0)), "input_size": [64, 64], "padding": 1.25}
+    return save_weights(model, tmp_path / "tiny", sidecar)
+
+
+def _gt_as_predictions(ann: Path, out: Path):
+    data = json.loads(ann.read_text())
+    out.write_text(json.dumps([{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+                               for a in data["annotations"]]))
+
+
+def test_eval_pck_writes_the_documented_keys(tiny_coco, tmp_path, capsys):
+    pred, out = tmp_path / "pred.json", tmp_path / "metrics.json"
+    _gt_as_predictions(tiny_coco, pred)
+    assert main(["eval", "--gt", str(tiny_coco), "--pred", str(pred), "--metric", "pck", "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert {"PCK@0.2", "PCK@0.2_bbox", "AUC", "EPE"} <= set(metrics)
+    assert metrics["PCK@0.2"] == 1.0 and metrics["EPE"] < 1e-4
+    assert "PCK@0.2" in capsys.readouterr().out
+
+
+def test_eval_coco_writes_the_documented_keys(tiny_coco, tmp_path):
+    pred, out = tmp_path / "pred.json", tmp_path / "metrics.json"
+    _gt_as_predictions(tiny_coco, pred)
+    assert main(["eval", "--gt", str(tiny_coco), "--pred", str(pred), "--metric", "coco", "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics) >= {"AP", "AP50", "AP75", "APm", "APl", "AR"} and metrics["AP"] == pytest.approx(1.0)
+
+
+def test_eval_with_a_model_runs_on_ground_truth_boxes(tiny_coco, tiny_model, tmp_path):
+    out = tmp_path / "m.json"
+    assert main(["eval", "--model", str(tiny_model), "--gt", str(tiny_coco), "--images",
+                 str(tiny_coco.parent / "images"), "--flip", "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert 0.0 <= metrics["PCK@0.2"] <= 1.0 and metrics["num_people"] == 24
+
+
+def test_predict_writes_predictions_and_overlays(tiny_coco, tiny_model, tmp_path):
+    images = tiny_coco.parent / "images"
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"file_name": "001.png", "bbox": [5, 5, 40, 50], "score": 0.9},
+                                 {"file_name": "001.png", "bbox": [10, 10, 30, 30], "score": 0.8}]))
+    out = tmp_path / "out"
+    assert main(["predict", str(images / "001.png"), str(images / "002.png"), "--model", str(tiny_model),
+                 "--boxes", str(boxes), "--out", str(out)]) == 0
+    preds = json.loads((out / "predictions.json").read_text())
+    assert [p["file_name"] for p in preds] == ["001.png", "001.png"]  # 002.png has no box
+    assert all(len(p["keypoints"]) == 42 for p in preds)
+    assert cv2.imread(str(out / "001_pose.png")) is not None and (out / "002_pose.png").exists()
+    # without boxes: the whole image is one person
+    assert main(["predict", str(images), "--model", str(tiny_model), "--out", str(tmp_path / "all")]) == 0
+    preds = json.loads((tmp_path / "all" / "predictions.json").read_text())
+    assert len(preds) == 24 and preds[0]["bbox"] == [0.0, 0.0, 64.0, 64.0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["eval", "--gt", "missing.json", "--pred", "p.json"], "missing.json: cannot read"),
+    (["predict", "nowhere.jpg", "--model", "default", "--out", "o"], None),
+    (["train", "no_such_recipe.yaml"], "no_such_recipe.yaml: config file missing"),
+])
+def test_bad_input_gives_one_clear_error_line(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"posekit {argv[0]}: error:") and "Traceback" not in err
+    if message:
+        assert message in err
+
+
+def test_unknown_model_name_lists_the_zoo(tiny_coco, tmp_path, capsys):
+    assert main(["predict", str(tiny_coco.parent / "images"), "--model", "no-such-model", "--out", str(tmp_path)]) == 2
+    assert "not in the zoo" in capsys.readouterr().err
+
+
+def test_broken_boxes_file_is_reported(tiny_coco, tiny_model, tmp_path, capsys):
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"file_name": "001.png", "bbox": [5, 5, 0, 50]}]))
+    assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(tiny_model), "--boxes", str(boxes),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "detection #0: bbox must be [x, y, w, h] with w, h > 0" in capsys.readouterr().err
