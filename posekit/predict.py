@@ -1,6 +1,7 @@
 """``posekit predict`` / ``posekit demo`` / ``posekit eval --model`` as Python functions."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -91,10 +92,9 @@ def evaluate_model(model: str, gt: str, images: str, flip: bool = False, metric:
 
     estimator = TopDownEstimator.load(model, device)
     coco = load_coco(gt, images_dir=images, skeleton=estimator.skeleton)
-    people = coco.trainable_people()[:limit]
-    dataset = TopDownDataset(coco, estimator.codec, None, estimator.padding, people)
+    if limit is not None:  # score only the people we predict
+        coco = dataclasses.replace(coco, people=coco.trainable_people()[:limit])
+    dataset = TopDownDataset(coco, estimator.codec, None, estimator.padding)
     results = predict_dataset(estimator.model, dataset, flip=flip, batch_size=batch_size,
                               mean=estimator.mean, std=estimator.std)
-    if limit is not None:
-        coco.people = people
     return evaluate(coco, results, metric), results

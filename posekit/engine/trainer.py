@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -32,7 +33,7 @@ from ..data.coco import load_coco
 from ..data.lsp import convert_lsp
 from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, normalize
 from ..io import atomic_torch_save, save_weights
-from ..losses import keypoint_mse
+from ..losses import cpm_loss, cpn_loss, keypoint_mse
 from ..models import build_model
 from .config import Config, DataSource, config_to_dict
 
@@ -152,8 +153,9 @@ class Trainer:
         self.val_set = None
         if cfg.data.val is not None:
             val_coco = load_source(cfg.data.val, cfg.skeleton)
-            self.val_set = TopDownDataset(val_coco, self.codec, None, cfg.data.padding,
-                                          val_coco.trainable_people()[: cfg.data.val.limit])
+            if cfg.data.val.limit is not None:  # score only the people we predict
+                val_coco = dataclasses.replace(val_coco, people=val_coco.trainable_people()[: cfg.data.val.limit])
+            self.val_set = TopDownDataset(val_coco, self.codec, None, cfg.data.padding)
         self.sampler = ResumableSampler(len(self.train_set), t.seed, self.rank, self.world)
         self.steps_per_epoch = len(self.sampler) // t.batch_size
         if self.steps_per_epoch == 0:
@@ -290,8 +292,7 @@ class Trainer:
         weights = batch["weights"].to(self.device)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
             outputs = self.net(images)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        loss = sum(keypoint_mse(o.float(), targets, weights) for o in outputs)
+        loss = self.compute_loss(outputs, targets, weights)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if t.clip_grad:
@@ -302,6 +303,18 @@ class Trainer:
         if self.ema:
             self.ema.update(self.model)
         return float(loss.detach())
+
+    def compute_loss(self, outputs, targets, weights) -> torch.Tensor:
+        """The recipe's loss (train.loss) on the raw outputs (a tensor, or a list per stage)."""
+        outputs = [o.float() for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+        kind = self.cfg.train.loss
+        if kind == "mse":
+            return sum(keypoint_mse(o, targets, weights) for o in outputs)
+        if kind == "cpm":
+            return cpm_loss(outputs, targets, weights)
+        if kind == "cpn":
+            return cpn_loss(outputs, targets, weights, self.cfg.train.ohkm_top_k)
+        raise ValueError(f"train.loss must be 'mse', 'cpm' or 'cpn', got {kind!r}")
 
     # -- validation and export
     def eval_model(self) -> torch.nn.Module:

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..codecs.heatmap import build_codec, flip_test
+from ..codecs.heatmap import BeliefMapCodec, build_codec, flip_test
 from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, inference_crops, normalize
 from ..data.transforms import apply_affine, invert_affine
 from ..skeletons import get_skeleton
@@ -24,6 +24,8 @@ def decode_batch(model, codec, images_uint8: torch.Tensor, affines: np.ndarray, 
     """uint8 crops (B,3,H,W) + image->crop affines (B,2,3) -> keypoints (B,K,2) image pixels, scores (B,K)."""
     device = next(model.parameters()).device
     images = normalize(images_uint8.to(device), mean, std)
+    if isinstance(codec, BeliefMapCodec):  # the background map mirrors onto itself
+        flip_index = [*flip_index, len(flip_index)]
     heatmaps = _forward(model, images, flip_index, codec.flip_shift, flip)
     coords, scores = codec.decode(heatmaps.float())
     kps = apply_affine(coords.cpu().numpy().astype(np.float64), invert_affine(affines))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import simplebaseline, vitpose
+from . import cpm, cpn, hourglass, simplebaseline, vitpose
 
-MODELS = {**simplebaseline.MODELS, **vitpose.MODELS}
+MODELS = {**simplebaseline.MODELS, **vitpose.MODELS, **cpm.MODELS, **hourglass.MODELS, **cpn.MODELS}
 
 
 def build_model(name: str, num_keypoints: int, **params) -> nn.Module:

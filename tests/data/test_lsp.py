@@ -73,3 +73,18 @@ def test_cli_convert_lspet_train_split_gives_8500_people(tmp_path):
     assert data["images"][0]["file_name"] == "im00001.jpg" and data["images"][-1]["id"] == 8500
     coco = load_coco(out, images_dir=lsp / "images")
     assert len(coco.trainable_people()) == 8500
+
+
+def test_lspet_test_split_ground_truth_as_predictions_scores_pck_1(tmp_path):
+    from posekit.metrics import evaluate
+
+    lsp = shared("lspet")
+    coco = load_coco(convert_lsp(lsp / "joints.mat", lsp / "images", None, "8501:9500"), images_dir=lsp / "images")
+    results = [{"image_id": p.image_id, "category_id": 1, "score": 1.0,
+                "keypoints": np.concatenate([p.keypoints[:, :2], np.ones((14, 1))], 1).reshape(-1).tolist()}
+               for p in coco.trainable_people()]
+    metrics = evaluate(coco, results, "pck")
+    assert metrics["num_people"] == 1000
+    assert metrics["PCK@0.2"] == 1.0 and metrics["PCK@0.2_bbox"] == 1.0 and metrics["EPE"] == 0.0
+    shifted = [{**r, "keypoints": [v + 1000.0 if i % 3 == 0 else v for i, v in enumerate(r["keypoints"])]} for r in results]
+    assert evaluate(coco, shifted, "pck")["PCK@0.2"] == 0.0

@@ -79,3 +79,18 @@ def test_ddp_two_cpu_processes_end_with_identical_weights_and_falling_loss(tiny_
     history = json.loads((out / "history.json").read_text())
     losses = [r["loss"] for r in history if "loss" in r]
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("model,params,codec,loss", [
+    ("cpm_small", "{}", "belief", "cpm"),
+    ("cpn_resnet18", "{width: 8, channels: 16}", "udp", "cpn"),
+    ("hourglass_stack2", "{width: 16, depth: 1}", "udp", "mse"),
+])
+def test_multi_stage_recipes_train_and_evaluate_with_flip(tiny_coco, tmp_path, model, params, codec, loss):
+    images = Path(tiny_coco).parent / "images"
+    cfg = _cfg(tiny_coco, tmp_path / model, "train.epochs=1", f"model.name={model}", f"model.params={params}",
+               f"codec.kind={codec}", f"train.loss={loss}", "train.lr=1e-3", "train.val_flip=true",
+               f"data.val={{format: coco, ann: {tiny_coco}, images: {images}, limit: 8}}")
+    trainer = Trainer(cfg, progress=False)
+    best = trainer.fit()
+    assert 0.0 <= best["value"] <= 1.0 and best["metrics"]["val_num_people"] == 8
