@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import cpm, cpn, hourglass, simplebaseline, vitpose
+from . import cpm, cpn, hourglass, openpose, simplebaseline, vitpose
 
-MODELS = {**simplebaseline.MODELS, **vitpose.MODELS, **cpm.MODELS, **hourglass.MODELS, **cpn.MODELS}
+MODELS = {
+    **simplebaseline.MODELS, **vitpose.MODELS, **cpm.MODELS, **hourglass.MODELS, **cpn.MODELS, **openpose.MODELS,
+}
 
 
 def build_model(name: str, num_keypoints: int, **params) -> nn.Module:

@@ -1,0 +1,74 @@
+"""Bottom-up grouping speed (OpenPose PAF grouping) against the number of people, on CPU.
+
+    python benchmarks/bench_grouping.py [--scenes 5] [--repeats 5] [--record]
+
+Ground-truth maps (PAFCodec.encode) of random non-overlapping coco17 people, 24-28
+heatmap pixels tall, on 160x128 maps (a 1280x1024 image at stride 8); the people
+generator is the one the grouping tests use. Times are medians over scenes and
+repeats of one ``group`` call (peaks, limb scores, matching, assembly), one thread.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from common import ROOT, record, table
+
+sys.path.insert(0, str(ROOT))  # for the tests' scene generator
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenes", type=int, default=5, help="random scenes per row")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    from posekit.codecs.paf import PAFCodec
+    from posekit.inference.bottomup import find_peaks, group
+    from posekit.skeletons import COCO17
+    from tests.inference.test_bottomup import random_scene
+
+    codec = PAFCodec((1280, 1024), (160, 128), sigma=1.5, limb_width=1.0, skeleton="coco17")
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in (1, 5, 10, 20):
+        hungarian, greedy, peaks, encode, recovered = [], [], [], [], 0
+        for _ in range(args.scenes):
+            people = random_scene(COCO17, n, rng, map_size=codec.heatmap_size)
+            people[..., :2] = codec.to_input(people[..., :2])
+            encode.append(_median_ms(lambda: codec.encode(people), args.repeats))
+            maps = codec.encode(people)
+            hm, pafs = maps["heatmaps"], maps["pafs"]
+            peaks.append(_median_ms(lambda: find_peaks(hm), args.repeats))
+            hungarian.append(_median_ms(lambda: group(hm, pafs, COCO17), args.repeats))
+            greedy.append(_median_ms(lambda: group(hm, pafs, COCO17, matching="greedy"), args.repeats))
+            recovered += len(group(hm, pafs, COCO17)) == n
+        rows.append([n, statistics.median(hungarian), statistics.median(greedy), statistics.median(peaks),
+                     statistics.median(encode), f"{recovered}/{args.scenes}"])
+    text = table(["people", "group ms (hungarian)", "group ms (greedy)", "of which peaks ms", "encode ms",
+                  "scenes with all people found"], rows)
+    print(text)
+    if args.record:
+        record("Bottom-up grouping, coco17, 160x128 maps, 1 thread", text,
+               f"python benchmarks/bench_grouping.py --scenes {args.scenes} --repeats {args.repeats} --record")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""OpenPose (Cao, Hidalgo, Simon, Wei, Sheikh, "OpenPose: Realtime Multi-Person 2D Pose
+Estimation using Part Affinity Fields", TPAMI 2019; CVPR 2017 for the first version).
+
+Bottom-up: the whole image goes through a feature extractor F (stride 8), then
+T_P stages predicting Part Affinity Fields and T_C stages predicting confidence maps
+(the TPAMI design: PAFs first, refined the most, then maps conditioned on them)::
+
+    L^1 = phi^1(F),          L^t = phi^t(F, L^{t-1})            t = 2..T_P
+    S^1 = rho^1(F, L^{T_P}), S^t = rho^t(F, L^{T_P}, S^{t-1})   t = 2..T_C
+
+(the paper numbers the first map stage T_P + 1; arguments are concatenated along
+channels). Every stage is supervised (:func:`posekit.losses.openpose_loss`);
+grouping the last stage's maps into people is :mod:`posekit.inference.bottomup`.
+
+Feature extractor. The paper's F is the first 10 layers of VGG-19 (+ 2 convs to
+128 channels): 38 GMACs at 368x368 before any stage, out of reach for training on
+a CPU. Here F is the stride-8 part of a posekit ResNet (stem + layer1 + layer2,
+i.e. C3) and a 3x3 conv to ``feature_channels``: ResNet-18's C3 costs 2.7 GMACs at
+368x368 (0.75 at width 32), its module names match ImageNet ResNet weights, and
+residual blocks with BatchNorm train from scratch where plain VGG stacks need
+pretraining.
+
+Stages. TPAMI replaces each 7x7 convolution of the CVPR stages by three 3x3
+convolutions whose outputs are concatenated (same receptive field, fewer
+operations, the early features kept); a stage is ``blocks`` such triples, a 1x1
+conv and a 1x1 output conv, with PReLU activations as in the paper.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .backbones.resnet import ResNet, resnet18
+
+
+class ResNetC3(nn.Module):
+    """The stride-8 trunk of a ResNet: stem, layer1, layer2. images (B,3,H,W) -> (B, c3, H/8, W/8).
+
+    Keeps the ResNet's module names (``conv1``, ``bn1``, ``layer1``, ``layer2``), so an
+    ImageNet state dict loads with ``load_state_dict(state, strict=False)`` after dropping
+    ``layer3.*``, ``layer4.*`` and ``fc.*``.
+    """
+
+    def __init__(self, resnet: ResNet):
+        super().__init__()
+        self.conv1, self.bn1, self.relu, self.maxpool = resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool
+        self.layer1, self.layer2 = resnet.layer1, resnet.layer2
+        self.out_channels = resnet.out_channels[1]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layer2(self.layer1(self.maxpool(self.relu(self.bn1(self.conv1(images))))))
+
+
+class ConvTriple(nn.Module):
+    """Three 3x3 conv + PReLU in sequence, outputs concatenated: (B, c_in, h, w) -> (B, 3 width, h, w)."""
+
+    def __init__(self, in_channels: int, width: int):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.PReLU(width)) for c in (in_channels, width, width)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for conv in self.convs:
+            x = conv(x)
+            outs.append(x)
+        return torch.cat(outs, 1)
+
+
+class Stage(nn.Module):
+    """One refinement stage: ``blocks`` x ConvTriple, 1x1 conv + PReLU, 1x1 conv to ``out_channels``."""
+
+    def __init__(self, in_channels: int, out_channels: int, width: int = 96, blocks: int = 5, hidden: int = 256):
+        super().__init__()
+        triples = []
+        for _ in range(blocks):
+            triples.append(ConvTriple(in_channels, width))
+            in_channels = 3 * width
+        self.blocks = nn.Sequential(*triples)
+        self.hidden = nn.Sequential(nn.Conv2d(in_channels, hidden, 1), nn.PReLU(hidden))
+        self.out = nn.Conv2d(hidden, out_channels, 1)
+        nn.init.normal_(self.out.weight, std=0.01)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.hidden(self.blocks(x)))
+
+
+class OpenPose(nn.Module):
+    """images (B,3,H,W) -> ``{"pafs": T_P x (B,2C,H/8,W/8), "heatmaps": T_C x (B,K,H/8,W/8)}``.
+
+    Args:
+        trunk: stride-8 feature network with an ``out_channels`` attribute.
+        num_keypoints: K confidence maps.
+        num_limbs: C limbs (2C PAF channels, x then y per limb).
+        feature_channels: channels of F.
+        paf_stages, cm_stages: T_P and T_C.
+        width, blocks, hidden: stage shape (:class:`Stage`), the same for every stage.
+    """
+
+    def __init__(self, trunk: nn.Module, num_keypoints: int, num_limbs: int, feature_channels: int = 128,
+                 paf_stages: int = 4, cm_stages: int = 2, width: int = 96, blocks: int = 5, hidden: int = 256):
+        super().__init__()
+        if paf_stages < 1 or cm_stages < 1:
+            raise ValueError(f"need at least one PAF and one confidence-map stage, got {paf_stages}, {cm_stages}")
+        self.trunk = trunk
+        self.features = nn.Sequential(nn.Conv2d(trunk.out_channels, feature_channels, 3, padding=1),
+                                      nn.PReLU(feature_channels))
+        f, paf, k = feature_channels, 2 * num_limbs, num_keypoints
+        self.paf_stages = nn.ModuleList(
+            Stage(f if t == 0 else f + paf, paf, width, blocks, hidden) for t in range(paf_stages)
+        )
+        self.cm_stages = nn.ModuleList(
+            Stage(f + paf if t == 0 else f + paf + k, k, width, blocks, hidden) for t in range(cm_stages)
+        )
+
+    def forward(self, images: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        features = self.features(self.trunk(images))
+        pafs = [self.paf_stages[0](features)]
+        for stage in self.paf_stages[1:]:
+            pafs.append(stage(torch.cat([features, pafs[-1]], 1)))
+        context = torch.cat([features, pafs[-1]], 1)
+        heatmaps = [self.cm_stages[0](context)]
+        for stage in self.cm_stages[1:]:
+            heatmaps.append(stage(torch.cat([context, heatmaps[-1]], 1)))
+        return {"pafs": pafs, "heatmaps": heatmaps}
+
+
+def openpose_small(num_keypoints: int, num_limbs: int, trunk_width: int = 32, feature_channels: int = 64,
+                   paf_stages: int = 3, cm_stages: int = 1, width: int = 32, blocks: int = 2,
+                   hidden: int = 96) -> OpenPose:
+    """CPU-trainable: ResNet-18 C3 at width 32, 3 PAF + 1 map stage of 2 triples of 32 channels.
+
+    1.7 GMACs and 0.63 M parameters at 368x368 with K=17, C=19.
+    """
+    return OpenPose(ResNetC3(resnet18(width=trunk_width)), num_keypoints, num_limbs, feature_channels,
+                    paf_stages, cm_stages, width, blocks, hidden)
+
+
+def openpose_resnet18(num_keypoints: int, num_limbs: int, feature_channels: int = 128, paf_stages: int = 4,
+                      cm_stages: int = 2, width: int = 96, blocks: int = 5, hidden: int = 256) -> OpenPose:
+    """The TPAMI stage design (5 triples of 96 channels, 256 hidden) on ResNet-18 C3 instead of VGG-19.
+
+    29 GMACs and 13 M parameters at 368x368 with K=17, C=19 (the stages dominate).
+    """
+    return OpenPose(ResNetC3(resnet18()), num_keypoints, num_limbs, feature_channels,
+                    paf_stages, cm_stages, width, blocks, hidden)
+
+
+MODELS = {
+    "openpose_small": openpose_small,
+    "openpose_resnet18": openpose_resnet18,
+}

@@ -1,0 +1,94 @@
+"""Tests for OpenPose: stage wiring and shapes, the masked stage-wise loss, and a short overfit."""
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from posekit.codecs.paf import PAFCodec
+from posekit.data.topdown import normalize
+from posekit.losses import openpose_loss
+from posekit.models.openpose import MODELS, OpenPose, ResNetC3, openpose_small
+from posekit.models.backbones.resnet import resnet18
+from posekit.skeletons import LSP14
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_factories_give_stride_8_maps_for_every_stage(name):
+    with torch.device("meta"):  # shapes only
+        model = MODELS[name](num_keypoints=17, num_limbs=19)
+        out = model(torch.empty(2, 3, 368, 368))
+    assert len(out["pafs"]) == len(model.paf_stages) and len(out["heatmaps"]) == len(model.cm_stages)
+    assert all(p.shape == (2, 38, 46, 46) for p in out["pafs"])
+    assert all(s.shape == (2, 17, 46, 46) for s in out["heatmaps"])
+
+
+def test_stages_see_features_and_the_previous_predictions():
+    model = OpenPose(ResNetC3(resnet18(width=8)), num_keypoints=5, num_limbs=4, feature_channels=16,
+                     paf_stages=3, cm_stages=2, width=8, blocks=1, hidden=16)
+    first = lambda stage: stage.blocks[0].convs[0][0].in_channels  # noqa: E731
+    assert [first(s) for s in model.paf_stages] == [16, 16 + 8, 16 + 8]  # F, then F + L^{t-1}
+    assert [first(s) for s in model.cm_stages] == [16 + 8, 16 + 8 + 5]  # F + L^{T_P}, then + S^{t-1}
+    assert model.trunk.out_channels == 16  # C3 of a width-8 ResNet-18
+    with pytest.raises(ValueError, match="at least one"):
+        OpenPose(ResNetC3(resnet18(width=8)), 5, 4, cm_stages=0)
+
+
+def test_loss_is_the_masked_sum_over_stages_per_image():
+    torch.manual_seed(0)
+    b, k, c2, h, w = 2, 3, 4, 5, 6
+    targets = {"heatmaps": torch.rand(b, k, h, w), "pafs": torch.rand(b, c2, h, w), "mask": torch.ones(b, h, w)}
+    targets["mask"][:, :2] = 0
+    outputs = {"pafs": [torch.rand(b, c2, h, w) for _ in range(3)],
+               "heatmaps": [torch.rand(b, k, h, w) for _ in range(2)]}
+    expected = sum(((p - targets["pafs"])[..., 2:, :] ** 2).sum() for p in outputs["pafs"])
+    expected += sum(((s - targets["heatmaps"])[..., 2:, :] ** 2).sum() for s in outputs["heatmaps"])
+    assert openpose_loss(outputs, targets).item() == pytest.approx(expected.item() / b, rel=1e-5)
+    # masked pixels carry no gradient
+    pred = outputs["pafs"][0].requires_grad_()
+    openpose_loss(outputs, targets).backward()
+    assert pred.grad[..., :2, :].abs().sum() == 0 and pred.grad[..., 2:, :].abs().sum() > 0
+
+
+def _scene(codec: PAFCodec):
+    """A 64x64 image of two stick people (LSP14) and its targets."""
+    rng = np.random.default_rng(0)
+    image = np.full((64, 64, 3), 40, np.uint8)
+    template = np.array([[-4, 26], [-4, 16], [-4, 8], [4, 8], [4, 16], [4, 26], [-10, 8], [-8, 0], [-5, -6],
+                         [5, -6], [8, 0], [10, 8], [0, -8], [0, -14]], np.float64)
+    people = []
+    for centre in ((18, 30), (46, 34)):
+        xy = template * 0.9 + centre + rng.uniform(-1, 1, template.shape)
+        for a, b in LSP14.links:
+            cv2.line(image, tuple(int(v) for v in xy[a]), tuple(int(v) for v in xy[b]), (200, 180, 90), 2)
+        people.append(np.concatenate([xy, np.full((14, 1), 2.0)], 1))
+    return image, codec.encode(np.stack(people))
+
+
+def test_tiny_model_overfits_one_scene():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        codec = PAFCodec((64, 64), (8, 8), sigma=1.0, limb_width=1.0, skeleton="lsp14")
+        image, targets = _scene(codec)
+        images = normalize(torch.from_numpy(image.transpose(2, 0, 1).copy())[None])
+        targets = {key: torch.from_numpy(v)[None] for key, v in targets.items()}
+        model = openpose_small(num_keypoints=14, num_limbs=14, trunk_width=8, feature_channels=16, width=16,
+                               blocks=1, hidden=32, paf_stages=2, cm_stages=1)
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+        start = time.perf_counter()
+        losses = []
+        for _ in range(40):
+            loss = openpose_loss(model(images), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        elapsed = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    assert losses[-1] <= 0.5 * losses[0], losses
+    assert elapsed < 20
