@@ -148,10 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="render synthetic people with dense labels",
                        description="Writes DIR/annotations.json (COCO), DIR/images/, DIR/labels/*.npz "
                                    "(instances, parts, depth, normals, keypoints3d, K).")
-    try:
-        from .synth.cli import add_arguments  # SYNTH-PENDING
-    except ImportError:
-        add_arguments = lambda p: None
+    from .synth.cli import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=_cmd_synth)

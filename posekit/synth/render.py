@@ -1,0 +1,386 @@
+"""Analytic ray casting with a z-buffer (vectorised numpy).
+
+Primitives live in camera coordinates (x right, y down, z forward, metres); rays
+leave the camera centre through pixel centres, which sit at integer coordinates.
+A ray is written ``d = ((u - cx) / fx, (v - cy) / fy, 1)``, so the ray parameter
+``t`` of a hit *is* its depth along the camera z axis.
+
+Each primitive is tested only against the pixels inside its projected bound: all
+(pixel, primitive) pairs are made at once, intersected per primitive kind in
+closed form, and the nearest hit per pixel wins.
+
+Kinds:
+    CAPSULE: segment ``p0``-``p1`` swept by a sphere of ``radius``.
+    ELLIPSOID: centre ``p0``, semi-axes ``size`` along the columns of ``axes``.
+    ROUNDED_BOX: centre ``p0``, half extents ``size`` along ``axes``, grown by ``radius``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+CAPSULE, ELLIPSOID, ROUNDED_BOX = 0, 1, 2
+NEAR = 0.05  # metres; surfaces closer to the camera are not rendered
+
+
+@dataclass
+class Primitives:
+    """Analytic solids as a struct of arrays (n primitives).
+
+    ``kind`` (n,) int8; ``p0``, ``p1`` (n, 3); ``axes`` (n, 3, 3) local axes as columns;
+    ``size`` (n, 3); ``radius`` (n,). Labels carried along: ``part`` (n,) uint8,
+    ``owner`` (n,) int32 (person index), ``material`` (n,) int8.
+    """
+
+    kind: np.ndarray
+    p0: np.ndarray
+    p1: np.ndarray
+    axes: np.ndarray
+    size: np.ndarray
+    radius: np.ndarray
+    part: np.ndarray
+    owner: np.ndarray
+    material: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @classmethod
+    def concatenate(cls, items: list["Primitives"]) -> "Primitives":
+        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in items]) for f in fields(cls)})
+
+    def take(self, idx) -> "Primitives":
+        """A subset (index array or slice)."""
+        return Primitives(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def transformed(self, rotation: np.ndarray, translation: np.ndarray) -> "Primitives":
+        """The same solids after ``x -> rotation @ x + translation``."""
+        return Primitives(
+            self.kind, self.p0 @ rotation.T + translation, self.p1 @ rotation.T + translation,
+            rotation @ self.axes, self.size, self.radius, self.part, self.owner, self.material,
+        )
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tight axis-aligned bounding boxes: lo (n, 3), hi (n, 3)."""
+        scaled = self.axes * self.size[:, None, :]  # columns: the semi-axes
+        half = np.select(
+            [self.kind[:, None] == CAPSULE, self.kind[:, None] == ELLIPSOID],
+            [self.radius[:, None], np.sqrt(np.sum(scaled ** 2, axis=2))],
+            np.sum(np.abs(scaled), axis=2) + self.radius[:, None],
+        )
+        lo = np.minimum(self.p0, self.p1) - half
+        hi = np.maximum(self.p0, self.p1) + half
+        return lo, hi
+
+
+def _first_root(a, b, c):
+    """Smaller root of ``a t^2 + 2 b t + c = 0`` where real and positive, else inf."""
+    h = b * b - a * c
+    ok = (h >= 0) & (a > 1e-14)
+    t = (-b - np.sqrt(np.where(ok, h, 0.0))) / np.where(ok, a, 1.0)
+    return np.where(ok & (t > 0), t, np.inf)
+
+
+# Intersections run on coefficient tables: one row per quantity, one column per
+# primitive, repeated per ray with ``np.repeat`` (rays come grouped by primitive).
+# ``dx, dy, dz`` are the ray direction components, ``dd`` its squared length.
+
+def _capsule_table(p: Primitives) -> np.ndarray:
+    a, b, r2 = p.p0, p.p1, p.radius ** 2
+    ba = b - a
+    baba, baa = np.sum(ba * ba, 1), np.sum(ba * a, 1)
+    aa, bb = np.sum(a * a, 1), np.sum(b * b, 1)
+    return np.stack([*a.T, *b.T, *ba.T, baba, baa, baba * aa - baa * baa - r2 * baba, aa - r2, bb - r2])
+
+
+def _capsule_t(c, dx, dy, dz, dd):
+    """Capsule = cylinder between the end caps, or either end sphere: the nearest hit of the three."""
+    ax, ay, az, bx, by, bz, bax, bay, baz, baba, baa, cyl_c, cap_a, cap_b = c
+    bad = bax * dx + bay * dy + baz * dz
+    da = ax * dx + ay * dy + az * dz
+    # cylinder |w|^2 |ba|^2 - (w.ba)^2 = r^2 |ba|^2 with w = t d - a
+    a, b = baba * dd - bad * bad, bad * baa - baba * da
+    t = _first_root(a, b, cyl_c)
+    along = t * bad - baa  # (hit - a) . ba
+    body = (along > 0) & (along < baba)
+    t = np.where(body, t, np.inf)
+    # the end spheres matter only where the ray meets the infinite cylinder (or runs along it)
+    # but not its body: the capsule lies inside that cylinder
+    caps = np.flatnonzero(~body & ((b * b >= a * cyl_c) | (a <= 1e-14)))
+    d_caps = [v[caps] for v in (dx, dy, dz)]
+    db = bx[caps] * d_caps[0] + by[caps] * d_caps[1] + bz[caps] * d_caps[2]
+    t[caps] = np.minimum(_first_root(dd[caps], -da[caps], cap_a[caps]), _first_root(dd[caps], -db, cap_b[caps]))
+    return t
+
+
+def _ellipsoid_table(p: Primitives) -> np.ndarray:
+    """Quadric ``x^T Q x + 2 q.x + k = 0`` of each ellipsoid."""
+    Q = p.axes @ (p.axes / p.size[:, None, :] ** 2).transpose(0, 2, 1)
+    q = -np.einsum("nij,nj->ni", Q, p.p0)
+    k = -np.sum(q * p.p0, 1) - 1.0
+    return np.stack([Q[:, 0, 0], Q[:, 1, 1], Q[:, 2, 2], 2 * Q[:, 0, 1], 2 * Q[:, 0, 2], 2 * Q[:, 1, 2], *q.T, k])
+
+
+def _ellipsoid_t(c, dx, dy, dz, dd):
+    q00, q11, q22, q01, q02, q12, q0, q1, q2, k = c
+    a = q00 * dx * dx + q11 * dy * dy + q22 * dz * dz + q01 * dx * dy + q02 * dx * dz + q12 * dy * dz
+    return _first_root(a, q0 * dx + q1 * dy + q2 * dz, k)
+
+
+def _box_table(p: Primitives) -> np.ndarray:
+    m = p.axes.transpose(0, 2, 1)  # camera -> box coordinates
+    o = -np.einsum("nij,nj->ni", m, p.p0)  # camera centre in box coordinates
+    return np.stack([*m.reshape(-1, 9).T, *o.T, *p.size.T, p.radius])
+
+
+_CORNERS = np.array([(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)[:, :, None]  # (8, 3, 1)
+_EDGE_SIGNS = np.array([(i, j) for i in (-1, 1) for j in (-1, 1)], float)[:, :, None]
+
+
+def _box_t(c, dx, dy, dz, dd):
+    """Rounded box = box of half extents ``b`` grown by ``r``, whose surface is made of flat
+    faces (on the grown box), 12 edge cylinders and 8 corner spheres. A ray's first hit is on
+    a flat face exactly when it enters the grown box there; otherwise it is the nearest hit of
+    the cylinders (within their edge's length) and spheres."""
+    m, o, b, r = c[:9], c[9:12], c[12:15], c[15]
+    d = [m[3 * i] * dx + m[3 * i + 1] * dy + m[3 * i + 2] * dz for i in range(3)]
+    d = [np.where(np.abs(v) < 1e-12, 1e-12, v) for v in d]
+    t_near = t_far = None
+    for i in range(3):
+        t1, t2 = (-b[i] - r - o[i]) / d[i], (b[i] + r - o[i]) / d[i]
+        lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
+        t_near = lo if t_near is None else np.maximum(t_near, lo)
+        t_far = hi if t_far is None else np.minimum(t_far, hi)
+    enters = (t_near <= t_far) & (t_near > 0)
+    within = sum((np.abs(o[i] + t_near * d[i]) <= b[i]).astype(np.int8) for i in range(3))
+    on_face = enters & (within >= 2)
+    t = np.where(on_face, t_near, np.inf)
+    sel = np.flatnonzero(enters & ~on_face)
+    o, d, b, r2, dd = [v[sel] for v in o], [v[sel] for v in d], [v[sel] for v in b], r[sel] ** 2, dd[sel]
+    oc = [o[i] - _CORNERS[:, i] * b[i] for i in range(3)]  # (8, n) ray origin relative to each corner
+    t_curved = _first_root(dd, sum(oc[i] * d[i] for i in range(3)), sum(v * v for v in oc) - r2).min(axis=0)
+    for k in range(3):  # the 4 edge cylinders parallel to axis k
+        i, j = [a for a in range(3) if a != k]
+        oi, oj = o[i] - _EDGE_SIGNS[:, 0] * b[i], o[j] - _EDGE_SIGNS[:, 1] * b[j]
+        t_edge = _first_root(d[i] ** 2 + d[j] ** 2, oi * d[i] + oj * d[j], oi * oi + oj * oj - r2)
+        t_edge = np.where(np.abs(o[k] + t_edge * d[k]) <= b[k], t_edge, np.inf)
+        t_curved = np.minimum(t_curved, t_edge.min(axis=0))
+    t[sel] = t_curved
+    return t
+
+
+_KINDS = {CAPSULE: (_capsule_table, _capsule_t), ELLIPSOID: (_ellipsoid_table, _ellipsoid_t),
+          ROUNDED_BOX: (_box_table, _box_t)}
+
+
+def _intersect_grouped(prims: Primitives, counts: np.ndarray, dx, dy, dz) -> np.ndarray:
+    """Depths (N,) of rays grouped by primitive: ``counts[i]`` consecutive rays for primitive i.
+    ``prims`` must be sorted by kind."""
+    t = np.full(len(dx), np.inf)
+    dd = dx * dx + dy * dy + dz * dz
+    ends = np.cumsum(counts)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for kind, (table, depth) in _KINDS.items():
+            first, last = np.searchsorted(prims.kind, kind), np.searchsorted(prims.kind, kind, side="right")
+            if first == last:
+                continue
+            lo, hi = ends[first] - counts[first], ends[last - 1]
+            if hi > lo:
+                c = np.repeat(table(prims.take(slice(first, last))), counts[first:last], axis=1)
+                t[lo:hi] = depth(c, dx[lo:hi], dy[lo:hi], dz[lo:hi], dd[lo:hi])
+    return t
+
+
+def intersect(prims: Primitives, idx: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    """Depth ``t`` (N,) of the first hit of rays ``t * dirs[i]`` from the camera centre with
+    ``prims[idx[i]]``; inf for a miss or a hit behind the camera."""
+    by_kind = np.argsort(prims.kind, kind="stable")
+    rank = np.empty_like(by_kind)
+    rank[by_kind] = np.arange(len(by_kind))
+    key = rank[np.asarray(idx)]
+    order = np.argsort(key, kind="stable")
+    counts = np.bincount(key, minlength=len(prims))
+    d = np.asarray(dirs, float)[order]
+    t = np.empty(len(order))
+    t[order] = _intersect_grouped(prims.take(by_kind), counts, d[:, 0], d[:, 1], d[:, 2])
+    return t
+
+
+def _capsule_normal_table(p: Primitives) -> np.ndarray:
+    ba = p.p1 - p.p0
+    return np.stack([*p.p0.T, *ba.T, 1.0 / np.sum(ba * ba, 1)])
+
+
+def _capsule_normals(c, x):
+    """Away from the nearest point of the axis."""
+    a, ba, inv_baba = c[0:3], c[3:6], c[6]
+    xa = [x[i] - a[i] for i in range(3)]
+    s = np.clip(sum(xa[i] * ba[i] for i in range(3)) * inv_baba, 0.0, 1.0)
+    return [xa[i] - s * ba[i] for i in range(3)]
+
+
+def _ellipsoid_normal_table(p: Primitives) -> np.ndarray:
+    Q = p.axes @ (p.axes / p.size[:, None, :] ** 2).transpose(0, 2, 1)
+    return np.stack([*p.p0.T, *Q.reshape(-1, 9).T])
+
+
+def _ellipsoid_normals(c, x):
+    """Gradient of the quadric ``(x - c)^T Q (x - c)``."""
+    y = [x[i] - c[i] for i in range(3)]
+    return [sum(c[3 + 3 * i + j] * y[j] for j in range(3)) for i in range(3)]
+
+
+def _box_normal_table(p: Primitives) -> np.ndarray:
+    return np.stack([*p.p0.T, *p.axes.reshape(-1, 9).T, *p.size.T])
+
+
+def _box_normals(c, x):
+    """Away from the nearest point of the inner box."""
+    y = [x[i] - c[i] for i in range(3)]
+    axes = c[3:12]  # row-major (3, 3): axes[3 * j + i] is component j of axis i
+    local = [sum(axes[3 * j + i] * y[j] for j in range(3)) for i in range(3)]
+    local = [np.sign(v) * np.maximum(np.abs(v) - c[12 + i], 0.0) for i, v in enumerate(local)]
+    return [sum(axes[3 * j + i] * local[i] for i in range(3)) for j in range(3)]
+
+
+_NORMALS = {
+    CAPSULE: (_capsule_normal_table, _capsule_normals),
+    ELLIPSOID: (_ellipsoid_normal_table, _ellipsoid_normals),
+    ROUNDED_BOX: (_box_normal_table, _box_normals),
+}
+
+
+def surface_normals(prims: Primitives, idx: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Unit outward normals (N, 3) at ``points`` (N, 3) on the surfaces of ``prims[idx]``."""
+    kind = prims.kind[idx]
+    n = np.zeros((3, len(idx)))
+    for k, (table, normals) in _NORMALS.items():
+        sel = np.flatnonzero(kind == k)
+        if len(sel):
+            with np.errstate(divide="ignore", invalid="ignore"):  # rows of other kinds are unused
+                c = np.take(table(prims), idx[sel], axis=1)
+            n[:, sel] = normals(c, np.take(points, sel, axis=0).T)
+    return (n / np.sqrt(np.sum(n * n, axis=0))).T
+
+
+def hull_depths(prims: Primitives, idx: np.ndarray, dirs: np.ndarray, beyond: np.ndarray):
+    """Depths (N,) where rays ``t * dirs[i]`` enter and leave ``prims[idx[i]]`` (inf for a
+    miss); ``beyond`` (N,) is a depth past the primitive on each ray.
+
+    The point reflection ``x -> beyond * d - x`` maps each (centrally symmetric) primitive
+    onto one that the camera ray meets first at ``beyond - exit``.
+    """
+    centre = beyond[:, None] * dirs
+    own = prims.take(idx)
+    mirrored = Primitives(own.kind, centre - own.p0, centre - own.p1, -own.axes, own.size,
+                          own.radius, own.part, own.owner, own.material)
+    n = len(idx)
+    t = intersect(Primitives.concatenate([own, mirrored]), np.arange(2 * n), np.concatenate([dirs, dirs]))
+    return t[:n], beyond - t[n:]
+
+
+def _hull_ellipsoids(prims: Primitives):
+    """Ellipsoids whose convex hull is each primitive: a capsule is the hull of its two end
+    spheres, a rounded box of its eight corner spheres. Returns owner (m,), centres (m, 3)
+    and ``M`` (m, 3, 3), the linear map from the unit sphere."""
+    owners, centres, maps = [], [], []
+    for kind in (CAPSULE, ELLIPSOID, ROUNDED_BOX):
+        sel = np.flatnonzero(prims.kind == kind)
+        if kind == CAPSULE:
+            c = np.concatenate([prims.p0[sel], prims.p1[sel]])
+            m = np.eye(3) * np.tile(prims.radius[sel], 2)[:, None, None]
+            sel = np.tile(sel, 2)
+        elif kind == ELLIPSOID:
+            c, m = prims.p0[sel], prims.axes[sel] * prims.size[sel][:, None, :]
+        else:
+            offsets = np.einsum("nij,knj->kni", prims.axes[sel], _CORNERS[:, None, :, 0] * prims.size[sel])
+            c = (prims.p0[sel] + offsets).reshape(-1, 3)
+            m = np.eye(3) * np.tile(prims.radius[sel], 8)[:, None, None]
+            sel = np.tile(sel, 8)
+        owners.append(sel)
+        centres.append(c.reshape(-1, 3))
+        maps.append(m.reshape(-1, 3, 3))
+    return np.concatenate(owners), np.concatenate(centres), np.concatenate(maps)
+
+
+def pixel_bounds(prims: Primitives, K: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Inclusive pixel boxes (n, 4) = x0, y0, x1, y1, tight around each primitive's projection
+    (empty when x1 < x0 or y1 < y0).
+
+    An ellipsoid ``M x + c`` (``|x| <= 1``) has the dual quadric
+    ``[[M M^T - c c^T, -c], [-c^T, -1]]``; its outline in the image has the dual conic
+    ``C = K (M M^T - c c^T) K^T``, and the image lines ``u = const`` tangent to it solve
+    ``C22 u^2 - 2 C02 u + C00 = 0`` (likewise for ``v``).
+    """
+    owner, c, m = _hull_ellipsoids(prims)
+    mm = m @ m.transpose(0, 2, 1)
+    C = K @ (mm - c[:, :, None] * c[:, None, :]) @ K.T
+    lo = np.full((len(prims), 2), np.inf)
+    hi = np.full((len(prims), 2), -np.inf)
+    for axis in range(2):
+        a, b, cc = C[:, 2, 2], C[:, axis, 2], C[:, axis, axis]
+        root = np.sqrt(np.maximum(b * b - a * cc, 0.0))
+        ends = np.stack([(b + root) / a, (b - root) / a], axis=1)
+        np.minimum.at(lo[:, axis], owner, ends.min(axis=1))
+        np.maximum.at(hi[:, axis], owner, ends.max(axis=1))
+    in_front = c[:, 2] - np.sqrt(mm[:, 2, 2]) > NEAR
+    straddles = np.zeros(len(prims), bool)
+    np.logical_or.at(straddles, owner, ~in_front)  # partly behind the camera: the whole image
+    size = np.array([width, height])
+    first = np.where(straddles[:, None], 0, np.clip(np.ceil(lo), 0, size))
+    last = np.where(straddles[:, None], size - 1, np.clip(np.floor(hi), -1, size - 1))
+    out = np.concatenate([first, last], axis=1).astype(np.int64)
+    behind = np.full(len(prims), True)
+    np.logical_and.at(behind, owner, c[:, 2] + np.sqrt(mm[:, 2, 2]) <= NEAR)
+    out[behind] = (0, 0, -1, -1)
+    return out
+
+
+@dataclass
+class RayCast:
+    """Per-pixel result: ``depth`` (H, W) float64, inf where empty; ``normals`` (H, W, 3);
+    ``index`` (H, W) int64 primitive index, -1 where empty; ``pixels`` (M,) flat indices
+    (``v * W + u``) of the covered pixels, ascending."""
+
+    depth: np.ndarray
+    normals: np.ndarray
+    index: np.ndarray
+    pixels: np.ndarray
+
+
+def pixel_rays(K: np.ndarray, u, v) -> np.ndarray:
+    """Ray directions (..., 3) through pixel coordinates ``u``, ``v`` (z component 1)."""
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    return np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1)
+
+
+def raycast(prims: Primitives, K: np.ndarray, width: int, height: int) -> RayCast:
+    """Render ``prims`` through the pinhole ``K`` (3, 3; zero skew) into a z-buffer."""
+    by_kind = np.argsort(prims.kind, kind="stable")
+    sorted_prims = prims.take(by_kind)
+    box = pixel_bounds(sorted_prims, K, width, height)
+    w = np.maximum(box[:, 2] - box[:, 0] + 1, 0)
+    h = np.where(w > 0, np.maximum(box[:, 3] - box[:, 1] + 1, 0), 0)
+    counts = w * h
+    # (primitive, pixel) pairs, primitive by primitive, row by row
+    row_prim = np.repeat(np.arange(len(prims)), h)
+    row_y = box[row_prim, 1] + np.arange(len(row_prim)) - np.repeat(np.cumsum(h) - h, h)
+    row_w = w[row_prim]
+    px = np.arange(counts.sum()) - np.repeat(np.cumsum(row_w) - row_w - box[row_prim, 0], row_w)
+    py = np.repeat(row_y, row_w)
+    dx, dy = (px - K[0, 2]) / K[0, 0], (py - K[1, 2]) / K[1, 1]
+    t = _intersect_grouped(sorted_prims, counts, dx, dy, np.ones_like(dx))
+    hit = np.flatnonzero((t > NEAR) & np.isfinite(t))
+    pixel = py[hit] * width + px[hit]
+    depth = np.full(width * height, np.inf)
+    np.minimum.at(depth, pixel, t[hit])
+    front = t[hit] == depth[pixel]
+    win, pixel = hit[front], pixel[front]
+    index = np.full(width * height, -1, np.int64)
+    index[pixel] = by_kind[np.repeat(np.arange(len(prims)), counts)[win]]
+    normal_map = np.zeros((width * height, 3))
+    points = np.stack([t[win] * dx[win], t[win] * dy[win], t[win]], axis=1)
+    normal_map[pixel] = surface_normals(prims, index[pixel], points)
+    return RayCast(depth.reshape(height, width), normal_map.reshape(height, width, 3), index.reshape(height, width),
+                   np.flatnonzero(index >= 0))
