@@ -50,14 +50,30 @@ def read_boxes(path: str | Path) -> list[dict]:
     return data
 
 
-def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "outputs/predict",
-            boxes: str | None = None, flip: bool = False, device: str = "cpu",
-            estimator: TopDownEstimator | None = None) -> dict:
-    """Run a top-down model on images; writes ``predictions.json`` and an overlay PNG per image.
+def load_estimator(model: str, device: str = "cpu"):
+    """A top-down or bottom-up estimator, as the model's sidecar ``task`` says."""
+    from .io import load_model
 
-    Without ``boxes`` each whole image is one person box. Returns a summary dict.
+    net, sidecar = load_model(model, device)
+    if sidecar.get("task") == "bottomup":
+        from .inference.bottomup import BottomUpEstimator
+
+        return BottomUpEstimator(net, sidecar)
+    return TopDownEstimator(net, sidecar)
+
+
+def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "outputs/predict",
+            boxes: str | None = None, flip: bool = False, device: str = "cpu", estimator=None) -> dict:
+    """Run a model on images; writes ``predictions.json`` and an overlay PNG per image.
+
+    Top-down models take person boxes (``boxes``; default: each whole image is one
+    person). Bottom-up models find every person themselves and refuse ``boxes``.
+    Returns a summary dict.
     """
-    estimator = estimator or TopDownEstimator.load(model, device)
+    estimator = estimator or load_estimator(model, device)
+    bottom_up = not isinstance(estimator, TopDownEstimator)
+    if bottom_up and boxes:
+        raise ValueError(f"model {model!r} is bottom-up: it finds people itself and takes no --boxes")
     files = collect_images(inputs)
     detections = read_boxes(boxes) if boxes else None
     out_dir = Path(out_dir)
@@ -66,22 +82,38 @@ def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "ou
     for image_id, path in enumerate(files, 1):
         image = read_image(path)
         h, w = image.shape[:2]
-        if detections is None:
-            person_boxes = [[0.0, 0.0, float(w), float(h)]]
+        if bottom_up:
+            kps, scores, person_scores = estimator(image)
+            person_boxes = [_keypoint_box(k, s) for k, s in zip(kps, scores)]
         else:
-            person_boxes = [d["bbox"] for d in detections
-                            if Path(str(d.get("file_name", ""))).name == path.name
-                            or (not d.get("file_name") and d.get("image_id") == image_id)]
-        kps, scores = estimator(image, person_boxes, flip=flip)
+            if detections is None:
+                person_boxes = [[0.0, 0.0, float(w), float(h)]]
+            else:
+                person_boxes = [d["bbox"] for d in detections
+                                if Path(str(d.get("file_name", ""))).name == path.name
+                                or (not d.get("file_name") and d.get("image_id") == image_id)]
+            kps, scores = estimator(image, person_boxes, flip=flip)
+            person_scores = scores.mean(1) if len(scores) else []
         canvas = image
-        for box, k, s in zip(person_boxes, kps, scores):
-            results.append(_result(image_id, k, s, box, file_name=path.name))
+        for box, k, s, score in zip(person_boxes, kps, scores, person_scores):
+            result = _result(image_id, k, s, box, file_name=path.name)
+            result["score"] = float(score)
+            results.append(result)
             canvas = draw_pose(canvas, k, s, estimator.skeleton, box=box if detections else None)
         overlay = out_dir / f"{path.stem}_pose.png"
         save_rgb(overlay, canvas)
         overlays.append(str(overlay))
     (out_dir / "predictions.json").write_text(json.dumps(results))
     return {"predictions": str(out_dir / "predictions.json"), "overlays": overlays, "people": len(results)}
+
+
+def _keypoint_box(keypoints: np.ndarray, scores: np.ndarray) -> list[float]:
+    """xywh box around the found keypoints (score > 0) of one person."""
+    found = keypoints[scores > 0]
+    if not len(found):
+        return [0.0, 0.0, 0.0, 0.0]
+    (x0, y0), (x1, y1) = found.min(0), found.max(0)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
 
 
 def evaluate_model(model: str, gt: str, images: str, flip: bool = False, metric: str = "pck",

@@ -201,7 +201,15 @@ def register_skeleton(skeleton: Skeleton) -> Skeleton:
     return skeleton
 
 
+# Keypoint sets defined next to the code that owns them, registered when that module is imported.
+_DEFINED_ELSEWHERE = {"synth_body": "posekit.synth.body"}
+
+
 def get_skeleton(name: str) -> Skeleton:
+    if name not in SKELETONS and name in _DEFINED_ELSEWHERE:
+        import importlib
+
+        importlib.import_module(_DEFINED_ELSEWHERE[name])
     try:
         return SKELETONS[name]
     except KeyError:
@@ -210,8 +218,8 @@ def get_skeleton(name: str) -> Skeleton:
 
 def skeleton_from_category(category: dict) -> Skeleton:
     """Find the skeleton of a COCO category: by ``posekit_skeleton``, else by its keypoint names."""
-    if category.get("posekit_skeleton") in SKELETONS:
-        return SKELETONS[category["posekit_skeleton"]]
+    if category.get("posekit_skeleton") in SKELETONS or category.get("posekit_skeleton") in _DEFINED_ELSEWHERE:
+        return get_skeleton(category["posekit_skeleton"])
     names = tuple(category.get("keypoints", ()))
     for s in SKELETONS.values():
         if s.keypoints == names:

@@ -97,3 +97,24 @@ def test_broken_boxes_file_is_reported(tiny_coco, tiny_model, tmp_path, capsys):
     assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(tiny_model), "--boxes", str(boxes),
                  "--out", str(tmp_path / "o")]) == 2
     assert "detection #0: bbox must be [x, y, w, h] with w, h > 0" in capsys.readouterr().err
+
+
+def test_predict_runs_a_bottom_up_model_without_boxes(tiny_coco, tmp_path):
+    from posekit.codecs.paf import PAFCodec
+    from dataclasses import asdict
+
+    codec = PAFCodec(input_size=(64, 64), heatmap_size=(8, 8), skeleton="lsp14")
+    model = build_model("openpose_small", 14, num_limbs=len(codec.limbs))
+    sidecar = {"format": "posekit-weights/1", "task": "bottomup", "num_keypoints": 14, "skeleton": "lsp14",
+               "model": {"name": "openpose_small", "params": {"num_limbs": len(codec.limbs)}},
+               "codec": {"kind": "paf", **asdict(codec)}, "input_size": [64, 64]}
+    path = save_weights(model, tmp_path / "bu", sidecar)
+    out = tmp_path / "out"
+    assert main(["predict", str(tiny_coco.parent / "images" / "001.png"), "--model", str(path), "--out", str(out)]) == 0
+    preds = json.loads((out / "predictions.json").read_text())
+    assert all(len(p["keypoints"]) == 42 and p["file_name"] == "001.png" for p in preds)
+    assert (out / "001_pose.png").exists()
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text("[]")
+    assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(path), "--boxes", str(boxes),
+                 "--out", str(out)]) == 2

@@ -45,3 +45,14 @@ def test_category_round_trip_and_unknown_names():
         skeleton_from_category({"name": "person", "keypoints": ["a", "b"]})
     with pytest.raises(KeyError, match="unknown skeleton"):
         get_skeleton("coco18")
+
+
+def test_synth_body_skeleton_resolves_without_importing_synth_first():
+    import subprocess
+    import sys
+
+    code = ("from posekit.skeletons import get_skeleton, skeleton_from_category; s = get_skeleton('synth_body'); "
+            "assert skeleton_from_category(s.to_coco_category()) is s; print(s.num_keypoints)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 22
