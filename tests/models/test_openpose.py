@@ -1,6 +1,5 @@
 """Tests for OpenPose: stage wiring and shapes, the masked stage-wise loss, and a short overfit."""
 
-import time
 
 import cv2
 import numpy as np
@@ -79,7 +78,6 @@ def test_tiny_model_overfits_one_scene():
         model = openpose_small(num_keypoints=14, num_limbs=14, trunk_width=8, feature_channels=16, width=16,
                                blocks=1, hidden=32, paf_stages=2, cm_stages=1)
         optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-        start = time.perf_counter()
         losses = []
         for _ in range(40):
             loss = openpose_loss(model(images), targets)
@@ -87,8 +85,6 @@ def test_tiny_model_overfits_one_scene():
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        elapsed = time.perf_counter() - start
     finally:
         torch.set_num_threads(threads)
     assert losses[-1] <= 0.5 * losses[0], losses
-    assert elapsed < 20
