@@ -29,6 +29,7 @@ class ModelConfig:
     name: str = "simplebaseline_resnet18"
     params: dict = field(default_factory=dict)
     pretrained: str | None = None  # local encoder/backbone weights file
+    init: str | None = None  # local whole-model weights (.safetensors) to start from, e.g. to continue with a new schedule
 
 
 @dataclass
@@ -156,6 +157,7 @@ def _resolve_paths(cfg: Config, base: Path, keys: set[str]) -> None:
             for attr in ("ann", "joints", "images"):
                 fix(src, attr, f"data.{split}.{attr}")
     fix(cfg.model, "pretrained", "model.pretrained")
+    fix(cfg.model, "init", "model.init")
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:

@@ -166,6 +166,11 @@ class Trainer:
         self.model = build_model(cfg.model.name, num_keypoints=out_channels, **cfg.model.params).to(self.device)
         if cfg.model.pretrained:
             self._load_pretrained(cfg.model.pretrained)
+        if cfg.model.init:
+            from ..io import read_state_dict
+
+            state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(cfg.model.init).items()}
+            self.model.load_state_dict(state)
         if t.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = self.model

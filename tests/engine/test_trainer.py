@@ -39,6 +39,11 @@ def test_loss_falls_and_export_is_loadable(tiny_coco, tmp_path):
     model, sidecar = load_model(str(out / "model.safetensors"))
     assert sidecar["skeleton"] == "lsp14" and sidecar["codec"]["kind"] == "udp"
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 14, 16, 16)
+    # a new schedule can start from exported weights
+    again = Trainer(_cfg(tiny_coco, tmp_path / "again", "train.epochs=1", f"model.init={out / 'model.safetensors'}"),
+                    progress=False)
+    for k, v in model.state_dict().items():
+        assert torch.equal(again.model.state_dict()[k].float(), v.float()), k
 
 
 def test_killed_and_resumed_run_follows_the_same_curve(tiny_coco, tmp_path):
