@@ -25,8 +25,18 @@ import torch
 import torch.nn.functional as F
 
 
+class _HeatmapGrid:
+    """Mapping between input-crop pixels and heatmap pixels, given a codec's ``_scale()`` (heatmap px per input px)."""
+
+    def to_heatmap(self, xy: np.ndarray) -> np.ndarray:
+        return xy * self._scale()
+
+    def to_input(self, xy: torch.Tensor) -> torch.Tensor:
+        return xy / torch.as_tensor(self._scale(), dtype=xy.dtype, device=xy.device)
+
+
 @dataclass(frozen=True)
-class MSRAHeatmap:
+class MSRAHeatmap(_HeatmapGrid):
     """Args:
         input_size: (W, H) of the model input in pixels.
         heatmap_size: (w, h) of the heatmaps.
@@ -49,12 +59,6 @@ class MSRAHeatmap:
     def _scale(self) -> np.ndarray:
         return np.array([self.heatmap_size[0] / self.input_size[0], self.heatmap_size[1] / self.input_size[1]])
 
-    def to_heatmap(self, xy: np.ndarray) -> np.ndarray:
-        return xy * self._scale()
-
-    def to_input(self, xy: torch.Tensor) -> torch.Tensor:
-        return xy / torch.as_tensor(self._scale(), dtype=xy.dtype, device=xy.device)
-
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
         """keypoints (K,2) input pixels, visible (K,) -> heatmaps (K,h,w) float32, weights (K,) float32."""
         mu = self.to_heatmap(np.asarray(keypoints, np.float64))
@@ -75,7 +79,7 @@ class MSRAHeatmap:
 
 
 @dataclass(frozen=True)
-class UDPHeatmap:
+class UDPHeatmap(_HeatmapGrid):
     """Unbiased heatmaps. Args as :class:`MSRAHeatmap`; always sub-pixel, decoded with DARK."""
 
     input_size: tuple[int, int] = (192, 256)
@@ -87,12 +91,6 @@ class UDPHeatmap:
             (self.heatmap_size[0] - 1) / (self.input_size[0] - 1),
             (self.heatmap_size[1] - 1) / (self.input_size[1] - 1),
         ])
-
-    def to_heatmap(self, xy: np.ndarray) -> np.ndarray:
-        return xy * self._scale()
-
-    def to_input(self, xy: torch.Tensor) -> torch.Tensor:
-        return xy / torch.as_tensor(self._scale(), dtype=xy.dtype, device=xy.device)
 
     def encode(self, keypoints: np.ndarray, visible: np.ndarray) -> dict[str, np.ndarray]:
         """keypoints (K,2) input pixels, visible (K,) -> heatmaps (K,h,w) float32, weights (K,) float32."""

@@ -11,14 +11,6 @@ from posekit.losses import cpm_loss
 from posekit.models.cpm import CPM, MODELS, CPMStage, cpm_paper, cpm_small
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_cpm(**kwargs) -> CPM:
     return cpm_small(num_keypoints=4, width=8, feature_channels=4, **kwargs)
 

@@ -8,14 +8,6 @@ from posekit.models.backbones.resnet import Bottleneck
 from posekit.models.cpn import CPN, MODELS, GlobalNet, cpn_resnet18
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_cpn(**kwargs) -> CPN:
     return cpn_resnet18(num_keypoints=5, width=8, channels=16, **kwargs)
 

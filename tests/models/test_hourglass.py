@@ -7,14 +7,6 @@ from posekit.losses import keypoint_mse
 from posekit.models.hourglass import MODELS, Hourglass, Residual, StackedHourglass
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_hourglass(**kwargs) -> StackedHourglass:
     return StackedHourglass(num_keypoints=5, **{"num_stacks": 3, "width": 16, "depth": 2, **kwargs})
 
