@@ -256,7 +256,13 @@ def flip_test(model, images: torch.Tensor, flip_index, shift: int = 0) -> torch.
     return 0.5 * (plain + flip_back(mirrored, flip_index, shift))
 
 
-CODECS = {"msra": MSRAHeatmap, "udp": UDPHeatmap, "belief": BeliefMapCodec}
+def _codecs() -> dict:
+    from .paf import PAFCodec
+
+    return {"msra": MSRAHeatmap, "udp": UDPHeatmap, "belief": BeliefMapCodec, "paf": PAFCodec}
+
+
+CODECS = _codecs()
 
 
 def build_codec(kind: str, **params):

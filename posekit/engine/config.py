@@ -38,6 +38,7 @@ class CodecConfig:
     input_size: list = field(default_factory=lambda: [192, 256])  # W, H
     heatmap_size: list = field(default_factory=lambda: [48, 64])
     sigma: float = 2.0
+    limb_width: float | None = None  # paf only: PAF half-width in heatmap pixels
 
 
 @dataclass

@@ -31,9 +31,10 @@ from torch.utils.data import DataLoader, Sampler
 from ..codecs.heatmap import build_codec, codec_to_dict
 from ..data.coco import load_coco
 from ..data.lsp import convert_lsp
+from ..data.bottomup import BottomUpDataset
 from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, normalize
 from ..io import atomic_torch_save, save_weights
-from ..losses import cpm_loss, cpn_loss, keypoint_mse
+from ..losses import cpm_loss, cpn_loss, keypoint_mse, openpose_loss
 from ..models import build_model
 from .config import Config, DataSource, config_to_dict
 
@@ -145,25 +146,36 @@ class Trainer:
 
         t = cfg.train
         _seed_everything(t.seed)
-        self.codec = build_codec(**asdict(cfg.codec))
+        self.bottom_up = cfg.codec.kind == "paf"
+        codec_params = {k: v for k, v in asdict(cfg.codec).items() if v is not None}
+        self.codec = build_codec(**codec_params, **({"skeleton": cfg.skeleton} if self.bottom_up else {}))
         train_coco = load_source(cfg.data.train, cfg.skeleton)
         self.skeleton = train_coco.skeleton
-        people = train_coco.trainable_people()[: cfg.data.train.limit]
-        self.train_set = TopDownDataset(train_coco, self.codec, cfg.augment, cfg.data.padding, people, seed=t.seed)
+        if self.bottom_up:  # whole images; `limit` counts images
+            train_coco = _first_images(train_coco, cfg.data.train.limit)
+            self.train_set = BottomUpDataset(train_coco, self.codec, cfg.augment, seed=t.seed)
+        else:  # person crops; `limit` counts people
+            people = train_coco.trainable_people()[: cfg.data.train.limit]
+            self.train_set = TopDownDataset(train_coco, self.codec, cfg.augment, cfg.data.padding, people, seed=t.seed)
         self.val_set = None
         if cfg.data.val is not None:
             val_coco = load_source(cfg.data.val, cfg.skeleton)
-            if cfg.data.val.limit is not None:  # score only the people we predict
-                val_coco = dataclasses.replace(val_coco, people=val_coco.trainable_people()[: cfg.data.val.limit])
-            self.val_set = TopDownDataset(val_coco, self.codec, None, cfg.data.padding)
+            if self.bottom_up:
+                self.val_set = BottomUpDataset(_first_images(val_coco, cfg.data.val.limit), self.codec)
+            else:
+                if cfg.data.val.limit is not None:  # score only the people we predict
+                    val_coco = dataclasses.replace(val_coco, people=val_coco.trainable_people()[: cfg.data.val.limit])
+                self.val_set = TopDownDataset(val_coco, self.codec, None, cfg.data.padding)
         self.sampler = ResumableSampler(len(self.train_set), t.seed, self.rank, self.world)
         self.steps_per_epoch = len(self.sampler) // t.batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"{len(self.train_set)} training people < batch size {t.batch_size} x {self.world} ranks")
         self.total_steps = self.steps_per_epoch * t.epochs
 
-        out_channels = self.skeleton.num_keypoints
-        self.model = build_model(cfg.model.name, num_keypoints=out_channels, **cfg.model.params).to(self.device)
+        # the model's arguments as the sidecar records them (bottom-up models also need their limb count)
+        self.model_params = {**cfg.model.params, **({"num_limbs": len(self.codec.limbs)} if self.bottom_up else {})}
+        self.model = build_model(cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
+                                 **self.model_params).to(self.device)
         if cfg.model.pretrained:
             self._load_pretrained(cfg.model.pretrained)
         if cfg.model.init:
@@ -293,11 +305,10 @@ class Trainer:
         images = normalize(batch["image"].to(self.device, non_blocking=True))
         if t.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        targets = batch["heatmaps"].to(self.device)
-        weights = batch["weights"].to(self.device)
+        targets = {k: batch[k].to(self.device) for k in ("heatmaps", "weights", "pafs", "mask") if k in batch}
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
             outputs = self.net(images)
-        loss = self.compute_loss(outputs, targets, weights)
+        loss = self.compute_loss(outputs, targets)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if t.clip_grad:
@@ -309,24 +320,27 @@ class Trainer:
             self.ema.update(self.model)
         return float(loss.detach())
 
-    def compute_loss(self, outputs, targets, weights) -> torch.Tensor:
-        """The recipe's loss (train.loss) on the raw outputs (a tensor, or a list per stage)."""
-        outputs = [o.float() for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+    def compute_loss(self, outputs, targets: dict) -> torch.Tensor:
+        """The recipe's loss (train.loss) on the raw outputs (a tensor, a list per stage, or OpenPose's dict)."""
         kind = self.cfg.train.loss
+        if kind == "openpose":
+            return openpose_loss({k: [o.float() for o in v] for k, v in outputs.items()}, targets)
+        outputs = [o.float() for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+        targets, weights = targets["heatmaps"], targets["weights"]
         if kind == "mse":
             return sum(keypoint_mse(o, targets, weights) for o in outputs)
         if kind == "cpm":
             return cpm_loss(outputs, targets, weights)
         if kind == "cpn":
             return cpn_loss(outputs, targets, weights, self.cfg.train.ohkm_top_k)
-        raise ValueError(f"train.loss must be 'mse', 'cpm' or 'cpn', got {kind!r}")
+        raise ValueError(f"train.loss must be 'mse', 'cpm', 'cpn' or 'openpose', got {kind!r}")
 
     # -- validation and export
     def eval_model(self) -> torch.nn.Module:
         """The weights to evaluate and export: EMA if enabled, else the live model."""
         if not self.ema:
             return self.model
-        model = build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.cfg.model.params)
+        model = build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.model_params)
         model.load_state_dict(self.ema.state)
         return model.to(self.device)
 
@@ -338,9 +352,12 @@ class Trainer:
         from ..inference.topdown import predict_dataset
         from ..metrics import evaluate
 
-        model = self.eval_model()
-        results = predict_dataset(model, self.val_set, flip=self.cfg.train.val_flip,
-                                  batch_size=self.cfg.train.batch_size)
+        model = self.eval_model().eval()
+        if self.bottom_up:
+            results = predict_images(model, self.sidecar(), self.val_set.coco)
+        else:
+            results = predict_dataset(model, self.val_set, flip=self.cfg.train.val_flip,
+                                      batch_size=self.cfg.train.batch_size)
         metrics = evaluate(self.val_set.coco, results, self.cfg.train.metric)
         key = "PCK@0.2" if self.cfg.train.metric == "pck" else "AP"
         scalars = {f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
@@ -359,8 +376,8 @@ class Trainer:
         cfg = self.cfg
         return {
             "format": "posekit-weights/1",
-            "task": "topdown",
-            "model": {"name": cfg.model.name, "params": cfg.model.params},
+            "task": "bottomup" if self.bottom_up else "topdown",
+            "model": {"name": cfg.model.name, "params": self.model_params},
             "num_keypoints": self.skeleton.num_keypoints,
             "skeleton": self.skeleton.name,
             "codec": codec_to_dict(self.codec),
@@ -418,6 +435,33 @@ class Trainer:
     def _log(self, message: str):
         if self.rank == 0:
             print(message, flush=True)
+
+
+def _first_images(coco, limit: int | None):
+    """The dataset restricted to its first ``limit`` images (all if None)."""
+    if limit is None:
+        return coco
+    keep = sorted(coco.images)[:limit]
+    return dataclasses.replace(coco, images={i: coco.images[i] for i in keep},
+                               people=[p for p in coco.people if p.image_id in set(keep)])
+
+
+@torch.no_grad()
+def predict_images(model, sidecar: dict, coco) -> list[dict]:
+    """COCO results of a bottom-up model on every image of ``coco`` (one per person found)."""
+    from ..data.coco import read_image
+    from ..inference.bottomup import BottomUpEstimator
+    from ..inference.topdown import _result
+
+    estimator = BottomUpEstimator(model, sidecar)
+    results = []
+    for image_id, info in coco.images.items():
+        kps, scores, person_scores = estimator(read_image(info.path))
+        for k, s, score in zip(kps, scores, person_scores):
+            result = _result(image_id, k, s, [0, 0, 0, 0])
+            result["score"] = float(score)
+            results.append(result)
+    return results
 
 
 def _seed_everything(seed: int):

@@ -45,4 +45,5 @@ def test_bundled_recipes_load():
     recipes = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
     assert recipes
     for r in recipes:
-        load_config(r)
+        cfg = load_config(r)
+        assert cfg.model.name and cfg.out_dir.startswith("runs/")

@@ -99,3 +99,26 @@ def test_multi_stage_recipes_train_and_evaluate_with_flip(tiny_coco, tmp_path, m
     trainer = Trainer(cfg, progress=False)
     best = trainer.fit()
     assert 0.0 <= best["value"] <= 1.0 and best["metrics"]["val_num_people"] == 8
+
+
+def test_bottom_up_recipe_trains_validates_with_ap_and_exports_a_predictable_model(tmp_path):
+    from posekit.predict import predict
+    from posekit.synth import SynthConfig, generate
+
+    scenes = tmp_path / "synth"
+    generate(6, scenes, seed=2, config=SynthConfig(width=96, height=96, people=(1, 2), mocap_dir=None))
+    ann, images = scenes / "annotations.json", scenes / "images"
+    cfg = load_config(None, [
+        "skeleton=coco17", "model.name=openpose_small", "model.params={trunk_width: 8, feature_channels: 16}",
+        "codec.kind=paf", "codec.input_size=[96,96]", "codec.heatmap_size=[12,12]", "codec.sigma=1.0",
+        "codec.limb_width=1.0", f"data.train={{format: coco, ann: {ann}, images: {images}}}",
+        f"data.val={{format: coco, ann: {ann}, images: {images}, limit: 3}}", "data.workers=0",
+        "train.loss=openpose", "train.metric=coco", "train.epochs=4", "train.batch_size=2", "train.lr=1e-3",
+        "train.warmup_steps=2", "train.threads=1", "train.log_every=3", "train.val_every=4", f"out_dir={tmp_path / 'run'}"])
+    trainer = Trainer(cfg, progress=False)
+    best = trainer.fit()
+    losses = [r["loss"] for r in trainer.history if "loss" in r]
+    assert losses[-1] < losses[0]
+    assert best["metric"] == "AP" and 0.0 <= best["value"] <= 1.0
+    summary = predict([str(images)], str(tmp_path / "run" / "model.safetensors"), tmp_path / "pred")
+    assert len(summary["overlays"]) == 6
