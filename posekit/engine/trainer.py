@@ -169,7 +169,7 @@ class Trainer:
         self.sampler = ResumableSampler(len(self.train_set), t.seed, self.rank, self.world)
         self.steps_per_epoch = len(self.sampler) // t.batch_size
         if self.steps_per_epoch == 0:
-            raise ValueError(f"{len(self.train_set)} training people < batch size {t.batch_size} x {self.world} ranks")
+            raise ValueError(f"{len(self.train_set)} training samples < batch size {t.batch_size} x {self.world} ranks")
         self.total_steps = self.steps_per_epoch * t.epochs
 
         # the model's arguments as the sidecar records them (bottom-up models also need their limb count)
