@@ -48,3 +48,22 @@ def test_warped_image_content_lands_where_the_affine_sends_its_points(rotation, 
     ys, xs = np.mgrid[0:128, 0:128]
     centroid = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
     np.testing.assert_allclose(centroid, apply_affine(spot[None], m)[0], atol=0.05)
+
+
+@pytest.mark.parametrize("downscale", [1.0, 2.5, 4.0, 9.0])
+def test_reduced_decoding_keeps_content_where_the_affine_sends_it(tmp_path, downscale):
+    from posekit.data.topdown import read_reduced
+
+    yy, xx = np.mgrid[0:800, 0:960]
+    spot = np.array([613.0, 402.0])
+    img = np.zeros((800, 960, 3), np.uint8)
+    img[..., 1] = (255 * np.exp(-((xx - spot[0]) ** 2 + (yy - spot[1]) ** 2) / (2 * 8.0**2))).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "big.png"), img)
+    size = 64 * downscale
+    m = crop_matrix([608.0, 398.0], [size, size], 0.0, (64, 64))  # the spot stays well inside every crop
+    image, reduction = read_reduced(tmp_path / "big.png", downscale)
+    assert image.shape[0] == int(np.ceil(800 / reduction[0, 0]))
+    crop = warp_image(image, m @ reduction, (64, 64))[..., 1].astype(float)
+    ys, xs = np.mgrid[0:64, 0:64]
+    centroid = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
+    np.testing.assert_allclose(centroid, apply_affine(spot[None], m)[0], atol=0.15)
