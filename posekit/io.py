@@ -45,6 +45,7 @@ def save_weights(model: torch.nn.Module, path: str | Path, sidecar: dict, half: 
         state[k] = v.half() if half and v.is_floating_point() else v
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp))
+    tmp.chmod(0o644)  # safetensors writes owner-only files; weights are for sharing
     tmp.replace(path)
     side = path.with_suffix(".json")
     side.with_suffix(".json.tmp").write_text(json.dumps({**sidecar, "storage_dtype": "float16" if half else "float32"}, indent=2))

@@ -91,3 +91,23 @@ def openpose_loss(outputs: dict, targets: dict) -> torch.Tensor:
     pafs = sum((mask * (L - targets["pafs"]) ** 2).sum() for L in outputs["pafs"])
     maps = sum((mask * (S - targets["heatmaps"]) ** 2).sum() for S in outputs["heatmaps"])
     return (pafs + maps) / mask.shape[0]
+
+
+def keypoint_mse_lr_latent(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, flip_index) -> torch.Tensor:
+    """Heatmap MSE with a latent left/right choice per instance, for annotations that swap sides.
+
+    Johnson & Everingham ("Learning Effective Human Pose Estimation from Inaccurate
+    Annotation", CVPR 2011) collected LSPET from Mechanical Turk, where a common error is
+    labelling left and right from the annotator's viewpoint; their latent annotation
+    update picks, per instance, the reading of the label the current model explains
+    best. Here, with swap(.) exchanging left and right channels (``flip_index``):
+
+        l_b(y) = 1/K sum_k w_bk^2 * mean_z (y_bk(z) - yhat_bk(z))^2
+        L = 1/B sum_b min( l_b(y), l_b(swap(y)) )
+
+    pred, target (B,K,h,w); weights (B,K). Equals :func:`keypoint_mse` when no swap helps.
+    """
+    index = torch.as_tensor(flip_index, device=target.device, dtype=torch.long)
+    as_given = (((pred - target) ** 2).flatten(2).mean(-1) * weights**2).mean(1)
+    swapped = (((pred - target[:, index]) ** 2).flatten(2).mean(-1) * weights[:, index] ** 2).mean(1)
+    return torch.minimum(as_given, swapped).mean()

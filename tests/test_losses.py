@@ -80,3 +80,25 @@ def test_cpn_loss_is_l2_on_every_global_output_plus_ohkm_on_the_refined_one():
     torch.testing.assert_close(cpn_loss(outputs, target, weights, top_k=2), expected)
     default = sum(keypoint_mse(g, target, weights) for g in outputs[:4]) + ohkm_mse(outputs[4], target, weights, 3)
     torch.testing.assert_close(cpn_loss(outputs, target, weights), default)  # M = round(6 * 8 / 17) = 3
+
+
+def test_lr_latent_mse_takes_the_better_reading_of_each_label():
+    from posekit.losses import keypoint_mse, keypoint_mse_lr_latent
+
+    flip = [1, 0, 2]  # keypoints 0 and 1 are a left/right pair
+    target = torch.zeros(2, 3, 4, 4)
+    target[:, 0, 1, 1] = 1.0  # "left" peak
+    target[:, 1, 2, 2] = 1.0  # "right" peak
+    target[:, 2, 3, 0] = 1.0
+    weights = torch.ones(2, 3)
+    pred = target.clone()
+    pred[1] = target[1, flip]  # instance 1 predicts the sides the other way round
+    assert keypoint_mse_lr_latent(pred, target, weights, flip) == 0
+    assert keypoint_mse(pred, target, weights) > 0
+    # a prediction wrong in both readings: the loss is the smaller of the two, per instance
+    pred = torch.zeros_like(target)
+    pred[:, 0, 1, 1] = 0.5
+    as_given = keypoint_mse(pred[:1], target[:1], weights[:1])
+    swapped = keypoint_mse(pred[:1], target[:1, flip], weights[:1])
+    assert torch.isclose(keypoint_mse_lr_latent(pred[:1], target[:1], weights[:1], flip), torch.minimum(as_given, swapped))
+    assert as_given < swapped

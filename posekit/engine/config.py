@@ -81,7 +81,7 @@ class TrainConfig:
     val_every: int = 1  # epochs
     val_flip: bool = True
     metric: str = "pck"  # pck | coco
-    loss: str = "mse"  # mse (summed over a list of outputs) | cpm | cpn
+    loss: str = "mse"  # mse (summed over a list of outputs) | mse_lr_latent | cpm | cpn | openpose
     ohkm_top_k: int | None = None  # cpn: hard keypoints per instance; None = round(8 K / 17)
     threads: int | None = None  # torch intra-op threads (CPU)
     channels_last: bool = True

@@ -34,7 +34,7 @@ from ..data.lsp import convert_lsp
 from ..data.bottomup import BottomUpDataset
 from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, normalize
 from ..io import atomic_torch_save, save_weights
-from ..losses import cpm_loss, cpn_loss, keypoint_mse, openpose_loss
+from ..losses import cpm_loss, cpn_loss, keypoint_mse, keypoint_mse_lr_latent, openpose_loss
 from ..models import build_model
 from .config import Config, DataSource, config_to_dict
 
@@ -329,11 +329,13 @@ class Trainer:
         targets, weights = targets["heatmaps"], targets["weights"]
         if kind == "mse":
             return sum(keypoint_mse(o, targets, weights) for o in outputs)
+        if kind == "mse_lr_latent":
+            return sum(keypoint_mse_lr_latent(o, targets, weights, self.skeleton.flip_index) for o in outputs)
         if kind == "cpm":
             return cpm_loss(outputs, targets, weights)
         if kind == "cpn":
             return cpn_loss(outputs, targets, weights, self.cfg.train.ohkm_top_k)
-        raise ValueError(f"train.loss must be 'mse', 'cpm', 'cpn' or 'openpose', got {kind!r}")
+        raise ValueError(f"train.loss must be 'mse', 'mse_lr_latent', 'cpm', 'cpn' or 'openpose', got {kind!r}")
 
     # -- validation and export
     def eval_model(self) -> torch.nn.Module:
