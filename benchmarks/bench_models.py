@@ -18,8 +18,12 @@ from common import record, table
 
 # name -> (factory, params, input (W, H))
 DEFAULT_MODELS = {
-    "simplebaseline_resnet18 (head 128)": ("simplebaseline_resnet18", {"head_channels": 128}, (128, 128)),
+    "simplebaseline_resnet18 (width 32, head 128; bundled)": ("simplebaseline_resnet18", {"head_channels": 128, "width": 32}, (128, 128)),
+    "simplebaseline_resnet18 (width 64, head 128)": ("simplebaseline_resnet18", {"head_channels": 128}, (128, 128)),
     "vitpose_tiny_simple": ("vitpose_tiny_simple", {"input_size": [128, 128]}, (128, 128)),
+    "cpm_small": ("cpm_small", {}, (128, 128)),
+    "hourglass_stack2": ("hourglass_stack2", {}, (128, 128)),
+    "cpn_resnet18 (width 32, channels 128)": ("cpn_resnet18", {"width": 32, "channels": 128}, (128, 128)),
 }
 
 
@@ -65,14 +69,17 @@ def measure(name, factory, params, size, repeats, channels_last):
         x1, x32 = (x.contiguous(memory_format=torch.channels_last) for x in (x1, x32))
     gflops = flops(model, x1) / 1e9
     with torch.no_grad():
-        lat1 = median_time(lambda: model(x1), repeats * 4)
+        lat1 = median_time(lambda: model(x1), repeats * 4)  # all stages run; inference uses the last
         lat32 = median_time(lambda: model(x32), repeats)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
-    target = torch.zeros_like(model(x32))
+    def last(out):
+        return out[-1] if isinstance(out, (list, tuple)) else out
+
+    target = torch.zeros_like(last(model(x32)))
 
     def step():
-        loss = ((model(x32) - target) ** 2).mean()
+        loss = ((last(model(x32)) - target) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -93,7 +100,7 @@ def main():
     peak = matmul_peak(args.threads, args.repeats)
     rows = []
     for name, (factory, params, size) in DEFAULT_MODELS.items():
-        r = measure(name, factory, params, size, args.repeats, channels_last=factory.startswith("simplebaseline"))
+        r = measure(name, factory, params, size, args.repeats, channels_last=not factory.startswith("vitpose"))
         rows.append([r["name"], r["input"], f"{r['params_m']:.2f}", f"{r['gflops']:.2f}", f"{r['lat1_ms']:.1f}",
                      f"{r['lat32_ms_per_crop']:.1f}", f"{r['train_sps']:.1f}", f"{r['achieved']:.1f}",
                      f"{100 * r['achieved'] / peak:.0f}%"])
