@@ -185,7 +185,13 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
             value = raw
         _set_path(tree, key, value)
         overridden.add(key)
-    cfg = _build(Config, tree, "", file)
+    try:
+        cfg = _build(Config, tree, "", file)
+    except ConfigError as e:
+        bad = next((k for k in overridden if f"'{k}'" in str(e) or f" {k} must" in str(e)), None)
+        if bad is None:
+            raise
+        raise ConfigError(str(e).replace(f"{file}:", f"command-line override {bad}=...:", 1)) from None
     cfg.source = file
     if path is not None:
         _resolve_paths(cfg, Path(path).resolve().parent, overridden)

@@ -27,7 +27,7 @@ def test_overrides_apply_and_are_parsed_as_yaml(tmp_path):
     p = _write(tmp_path, "train:\n  epochs: 3\ncodec:\n  sigma: 2.0\n")
     cfg = load_config(p, ["train.epochs=7", "codec.input_size=[96, 128]", "train.lr=3e-4"])
     assert cfg.train.epochs == 7 and cfg.codec.input_size == [96, 128] and cfg.train.lr == 3e-4
-    with pytest.raises(ConfigError, match="unknown key 'train.lrr'"):
+    with pytest.raises(ConfigError, match="command-line override train.lrr=...: unknown key 'train.lrr'"):
         load_config(p, ["train.lrr=1"])
     with pytest.raises(ConfigError, match="must look like key.sub=value"):
         load_config(p, ["train.lr"])
