@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from ..skeletons import Skeleton
 from .coco import CocoKeypoints, Person
-from .transforms import apply_affine, box_to_centre_scale, crop_matrix, warp_image
+from .transforms import apply_affine, bgr_to_rgb_planes, box_to_centre_scale, colour_jitter, crop_matrix, warp_image
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0..255
 IMAGENET_STD = (58.395, 57.12, 57.375)
@@ -112,7 +112,7 @@ class TopDownDataset(Dataset):
         image, reduction = read_reduced(info.path, min(scale[0] / input_w, scale[1] / input_h))
         crop = warp_image(image, affine @ reduction, (input_w, input_h))  # BGR
         if self.augment and self.augment.colour > 0:
-            crop = _colour_jitter(crop, self.augment.colour, rng)
+            crop = colour_jitter(crop, self.augment.colour, rng)
         crop_kps = apply_affine(keypoints, affine)
         if flip:
             crop_kps = crop_kps[self.skeleton.flip_index]
@@ -120,7 +120,7 @@ class TopDownDataset(Dataset):
         inside = (crop_kps[:, 0] >= 0) & (crop_kps[:, 0] <= input_w - 1) & (crop_kps[:, 1] >= 0) & (crop_kps[:, 1] <= input_h - 1)
         targets = self.codec.encode(crop_kps, (visible > 0) & inside)
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(crop[:, :, ::-1].transpose(2, 0, 1))),  # RGB
+            "image": torch.from_numpy(bgr_to_rgb_planes(crop)),
             "heatmaps": torch.from_numpy(targets["heatmaps"]),
             "weights": torch.from_numpy(targets["weights"]),
             "keypoints": torch.from_numpy(crop_kps.astype(np.float32)),
@@ -166,15 +166,6 @@ def read_reduced(path, downscale: float) -> tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(f"{path}: image file missing or unreadable")
     offset = (r - 1) / 2
     return image, np.array([[r, 0, offset], [0, r, offset], [0, 0, 1]], np.float32)
-
-
-def _colour_jitter(bgr: np.ndarray, strength: float, rng) -> np.ndarray:
-    """Random saturation, contrast and brightness, each a factor in [1-s, 1+s]; uint8 in and out (cv2, no floats)."""
-    b, c, s = rng.uniform(1 - strength, 1 + strength, 3)
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    out = cv2.addWeighted(bgr, s, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), 1 - s, 0)  # saturation
-    mean = float(grey.mean())
-    return cv2.convertScaleAbs(out, alpha=c * b, beta=(1 - c) * mean * b)  # contrast about the mean, then brightness
 
 
 def inference_crops(image: np.ndarray, boxes: np.ndarray, input_size: tuple[int, int], padding: float = 1.25):

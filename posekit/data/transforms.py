@@ -65,3 +65,23 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 def warp_image(image: np.ndarray, m: np.ndarray, output_size: tuple[int, int]) -> np.ndarray:
     """Crop (H,W,3) ``image`` with the 2x3 affine ``m`` into ``output_size`` = (W, H); bilinear, zero border."""
     return cv2.warpAffine(image, m, output_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def colour_jitter(bgr: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """Random saturation s, contrast c and brightness b, each a factor in [1-strength, 1+strength].
+
+    out = b (c (s x + (1-s) g) + (1-c) mean(g)) for pixel x and its grey level g: one
+    ``addWeighted`` pass over uint8 (H,W,3) BGR, saturated to 0..255 at the end.
+    """
+    b, c, s = rng.uniform(1 - strength, 1 + strength, 3)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    gain = c * b
+    return cv2.addWeighted(bgr, gain * s, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), gain * (1 - s),
+                           (1 - c) * b * cv2.mean(grey)[0])
+
+
+def bgr_to_rgb_planes(bgr: np.ndarray) -> np.ndarray:
+    """(H,W,3) BGR uint8 -> (3,H,W) RGB uint8 in one pass (cv2.split into the output planes)."""
+    planes = np.empty((3,) + bgr.shape[:2], bgr.dtype)
+    cv2.split(bgr, [planes[2], planes[1], planes[0]])
+    return planes

@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.data.transforms import apply_affine, box_to_centre_scale, crop_matrix, invert_affine, warp_image
+from posekit.data.transforms import (apply_affine, bgr_to_rgb_planes, box_to_centre_scale, colour_jitter, crop_matrix,
+                                     invert_affine, warp_image)
 
 
 def test_box_to_centre_scale_fixes_aspect_and_pads():
@@ -67,3 +68,19 @@ def test_reduced_decoding_keeps_content_where_the_affine_sends_it(tmp_path, down
     ys, xs = np.mgrid[0:64, 0:64]
     centroid = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
     np.testing.assert_allclose(centroid, apply_affine(spot[None], m)[0], atol=0.15)
+
+
+def test_bgr_to_rgb_planes_equals_channel_swap_and_transpose():
+    bgr = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(bgr_to_rgb_planes(bgr), bgr[:, :, ::-1].transpose(2, 0, 1))
+
+
+def test_colour_jitter_matches_its_formula():
+    rng_image = np.random.default_rng(1)
+    bgr = rng_image.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    out = colour_jitter(bgr, 0.4, np.random.default_rng(7)).astype(np.float64)
+    b, c, s = np.random.default_rng(7).uniform(0.6, 1.4, 3)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float64)[..., None]
+    expected = np.clip(b * (c * (s * bgr + (1 - s) * grey) + (1 - c) * grey.mean()), 0, 255)
+    assert np.abs(out - expected).max() <= 1.0  # uint8 rounding
+    assert colour_jitter(bgr, 0.0, np.random.default_rng(3)).tolist() == bgr.tolist()
