@@ -113,14 +113,23 @@ class BodyShape:
         return self.height / (pelvis_to_crown + pelvis_to_sole)
 
 
-def _unscaled_offsets(shape: BodyShape) -> np.ndarray:
-    offsets = np.zeros((NUM_JOINTS, 3))
+def _reference_table() -> tuple[np.ndarray, tuple[str | None, ...]]:
+    """:data:`_REFERENCE` as offsets (J, 3), right side mirrored, and each joint's shape group."""
+    offsets, groups = np.zeros((NUM_JOINTS, 3)), [None] * NUM_JOINTS
     for name, (offset, group) in _REFERENCE.items():
-        offset = np.array(offset) * shape.factor(group)
-        offsets[J[name]] = offset
+        offsets[J[name]], groups[J[name]] = offset, group
         if name.startswith("left_"):
-            offsets[J["right_" + name[5:]]] = offset * (-1.0, 1.0, 1.0)
-    return offsets
+            right = J["right_" + name[5:]]
+            offsets[right], groups[right] = np.multiply(offset, (-1.0, 1.0, 1.0)), group
+    return offsets, tuple(groups)
+
+
+_REFERENCE_OFFSETS, _REFERENCE_GROUPS = _reference_table()
+
+
+def _unscaled_offsets(shape: BodyShape) -> np.ndarray:
+    factors = [0.0 if group is None else shape.factor(group) for group in _REFERENCE_GROUPS]
+    return _REFERENCE_OFFSETS * np.array(factors)[:, None]
 
 
 def rest_offsets(shape: BodyShape) -> np.ndarray:

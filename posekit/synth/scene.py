@@ -335,7 +335,9 @@ def _room(rng, width, height, K, cam_R, cam_t, wall) -> np.ndarray:
     on_floor = (ray_y < -camera_height / 60).astype(np.uint8)  # the floor, up to 60 (ray z-lengths) away
     distance = np.float32(camera_height) / -np.minimum(ray_y, np.float32(-1e-6))  # along the optical axis
     haze = 1 - np.exp(-distance / np.float32(15))  # fades the tiles towards the horizon
-    floor = floor - cv2.merge([haze] * 3) * (floor - 0.5)
+    faded = floor - 0.5
+    faded *= haze[..., None]
+    floor -= faded
     return cv2.copyTo(floor, on_floor, wall)
 
 
@@ -450,8 +452,11 @@ def _camera_effects(rng, image: np.ndarray) -> np.ndarray:
     """Optional defocus blur and sensor noise; float RGB in [0, 1] -> uint8."""
     if rng.random() < 0.5:
         image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.9))
-    image = image + rng.uniform(0, 0.03) * _sensor_noise(rng, *image.shape[:2])
-    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    image = rng.uniform(0, 0.03) * _sensor_noise(rng, *image.shape[:2]) + image
+    np.clip(image, 0, 1, out=image)
+    image *= 255
+    image += 0.5
+    return image.astype(np.uint8)
 
 
 def _tight_boxes(u: np.ndarray, v: np.ndarray, owner: np.ndarray, people: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@ import argparse
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ import torch
 from posekit.skeletons import get_skeleton
 from posekit.synth import SynthConfig, SynthDataset, generate, load_sample, render_scene
 from posekit.synth import cli
+from posekit.synth.io import save_npz
 
 REPO = Path(__file__).parents[2]
 
@@ -85,6 +87,24 @@ def test_first_scenes_of_a_longer_run_equal_a_shorter_run(written, tmp_path):
     longer = json.loads((written / "annotations.json").read_text())
     shorter = json.loads((tmp_path / "annotations.json").read_text())
     assert shorter["annotations"] == [a for a in longer["annotations"] if a["image_id"] <= 3]
+
+
+def test_save_npz_writes_what_np_savez_writes(tmp_path):
+    arrays = {
+        "image_id": np.int64(7), "labels": np.arange(12, dtype=np.int32).reshape(3, 4),
+        "transposed": np.arange(6.0).reshape(2, 3).T, "empty": np.zeros((0, 17, 3), np.float32),
+        "names": np.array(["pelvis", "head"]), "flags": np.array([True, False]),
+    }
+    save_npz(tmp_path / "a.npz", arrays)
+    save_npz(tmp_path / "b.npz", arrays)
+    np.savez(tmp_path / "reference.npz", **arrays)
+    assert zipfile.ZipFile(tmp_path / "a.npz").testzip() is None
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    with np.load(tmp_path / "a.npz") as ours, np.load(tmp_path / "reference.npz") as reference:
+        assert ours.files == reference.files
+        for key in reference.files:
+            assert ours[key].dtype == reference[key].dtype and ours[key].shape == reference[key].shape
+            np.testing.assert_array_equal(ours[key], reference[key])
 
 
 def test_load_sample_returns_what_render_scene_rendered(written):
