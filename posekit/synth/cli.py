@@ -12,7 +12,8 @@ from .io import generate
 from .scene import SynthConfig, pose_library, resolve_mocap_dir
 
 
-def _range(cast):
+def range_arg(cast):
+    """argparse type: 'A:B' -> (A, B) cast by ``cast``."""
     def parse(text: str):
         try:
             lo, hi = (cast(v) for v in text.split(":"))
@@ -22,7 +23,7 @@ def _range(cast):
     return parse
 
 
-def _size(text: str) -> tuple[int, int]:
+def size_arg(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -34,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of scenes")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="scene i depends only on (seed, i)")
-    parser.add_argument("--people", type=_range(int), default=(1, 3), metavar="A:B", help="people per scene (1:3)")
-    parser.add_argument("--size", type=_size, default=(256, 256), metavar="WxH", help="image size (256x256)")
+    parser.add_argument("--people", type=range_arg(int), default=(1, 3), metavar="A:B", help="people per scene (1:3)")
+    parser.add_argument("--size", type=size_arg, default=(256, 256), metavar="WxH", help="image size (256x256)")
     parser.add_argument("--keypoints", default="coco17", choices=["coco17", "lsp14", "synth_body"])
-    parser.add_argument("--scale", type=_range(float), default=(0.35, 0.95), metavar="A:B",
+    parser.add_argument("--scale", type=range_arg(float), default=(0.35, 0.95), metavar="A:B",
                         help="standing person height / image height (0.35:0.95)")
     parser.add_argument("--mocap", default="auto",
                         help="Bandai-Namco-Research-Motiondataset-1 folder, 'auto' (default) or 'none'")
