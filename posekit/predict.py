@@ -118,12 +118,21 @@ def _keypoint_box(keypoints: np.ndarray, scores: np.ndarray) -> list[float]:
 
 def evaluate_model(model: str, gt: str, images: str, flip: bool = False, metric: str = "pck",
                    device: str = "cpu", batch_size: int = 32, limit: int | None = None) -> tuple[dict, list[dict]]:
-    """Run a top-down model on the ground-truth person boxes of ``gt`` and score it."""
+    """Run a model on ``gt`` and score it: a top-down model on the ground-truth person boxes,
+    a bottom-up model on the whole images (``limit``: that many images)."""
     from .data.topdown import TopDownDataset
     from .metrics import evaluate
 
-    estimator = TopDownEstimator.load(model, device)
+    estimator = load_estimator(model, device)
     coco = load_coco(gt, images_dir=images, skeleton=estimator.skeleton)
+    if not isinstance(estimator, TopDownEstimator):
+        from .inference.bottomup import predict_coco
+
+        if flip:
+            raise ValueError(f"{model}: flip test is not implemented for bottom-up models")
+        coco = coco.first_images(limit)
+        results = predict_coco(estimator, coco)
+        return evaluate(coco, results, metric), results
     if limit is not None:  # score only the people we predict
         coco = dataclasses.replace(coco, people=coco.trainable_people()[:limit])
     dataset = TopDownDataset(coco, estimator.codec, None, estimator.padding)

@@ -118,3 +118,9 @@ def test_predict_runs_a_bottom_up_model_without_boxes(tiny_coco, tmp_path):
     boxes.write_text("[]")
     assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(path), "--boxes", str(boxes),
                  "--out", str(out)]) == 2
+    scores = tmp_path / "metrics.json"
+    assert main(["eval", "--model", str(path), "--gt", str(tiny_coco), "--images", str(tiny_coco.parent / "images"),
+                 "--metric", "coco", "--out", str(scores)]) == 0
+    assert 0.0 <= json.loads(scores.read_text())["AP"] <= 1.0
+    assert main(["eval", "--model", str(path), "--gt", str(tiny_coco), "--images", str(tiny_coco.parent / "images"),
+                 "--flip"]) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,14 @@ class CocoKeypoints:
     def trainable_people(self) -> list[Person]:
         """People that give pose supervision: not crowd and at least one labelled keypoint."""
         return [p for p in self.people if not p.iscrowd and p.num_keypoints > 0]
+
+    def first_images(self, limit: int | None) -> "CocoKeypoints":
+        """The dataset restricted to its ``limit`` lowest image ids and their people (all if None)."""
+        if limit is None:
+            return self
+        keep = set(sorted(self.images)[:limit])
+        return dataclasses.replace(self, images={i: info for i, info in self.images.items() if i in keep},
+                                   people=[p for p in self.people if p.image_id in keep])
 
     def people_by_image(self) -> dict[int, list[Person]]:
         out: dict[int, list[Person]] = {i: [] for i in self.images}

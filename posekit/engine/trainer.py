@@ -152,7 +152,7 @@ class Trainer:
         train_coco = load_source(cfg.data.train, cfg.skeleton)
         self.skeleton = train_coco.skeleton
         if self.bottom_up:  # whole images; `limit` counts images
-            train_coco = _first_images(train_coco, cfg.data.train.limit)
+            train_coco = train_coco.first_images(cfg.data.train.limit)
             self.train_set = BottomUpDataset(train_coco, self.codec, cfg.augment, seed=t.seed)
         else:  # person crops; `limit` counts people
             people = train_coco.trainable_people()[: cfg.data.train.limit]
@@ -161,7 +161,7 @@ class Trainer:
         if cfg.data.val is not None:
             val_coco = load_source(cfg.data.val, cfg.skeleton)
             if self.bottom_up:
-                self.val_set = BottomUpDataset(_first_images(val_coco, cfg.data.val.limit), self.codec)
+                self.val_set = BottomUpDataset(val_coco.first_images(cfg.data.val.limit), self.codec)
             else:
                 if cfg.data.val.limit is not None:  # score only the people we predict
                     val_coco = dataclasses.replace(val_coco, people=val_coco.trainable_people()[: cfg.data.val.limit])
@@ -356,7 +356,9 @@ class Trainer:
 
         model = self.eval_model().eval()
         if self.bottom_up:
-            results = predict_images(model, self.sidecar(), self.val_set.coco)
+            from ..inference.bottomup import BottomUpEstimator, predict_coco
+
+            results = predict_coco(BottomUpEstimator(model, self.sidecar()), self.val_set.coco)
         else:
             results = predict_dataset(model, self.val_set, flip=self.cfg.train.val_flip,
                                       batch_size=self.cfg.train.batch_size)
@@ -437,33 +439,6 @@ class Trainer:
     def _log(self, message: str):
         if self.rank == 0:
             print(message, flush=True)
-
-
-def _first_images(coco, limit: int | None):
-    """The dataset restricted to its first ``limit`` images (all if None)."""
-    if limit is None:
-        return coco
-    keep = sorted(coco.images)[:limit]
-    return dataclasses.replace(coco, images={i: coco.images[i] for i in keep},
-                               people=[p for p in coco.people if p.image_id in set(keep)])
-
-
-@torch.no_grad()
-def predict_images(model, sidecar: dict, coco) -> list[dict]:
-    """COCO results of a bottom-up model on every image of ``coco`` (one per person found)."""
-    from ..data.coco import read_image
-    from ..inference.bottomup import BottomUpEstimator
-    from ..inference.topdown import _result
-
-    estimator = BottomUpEstimator(model, sidecar)
-    results = []
-    for image_id, info in coco.images.items():
-        kps, scores, person_scores = estimator(read_image(info.path))
-        for k, s, score in zip(kps, scores, person_scores):
-            result = _result(image_id, k, s, [0, 0, 0, 0])
-            result["score"] = float(score)
-            results.append(result)
-    return results
 
 
 def _seed_everything(seed: int):

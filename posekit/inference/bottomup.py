@@ -349,3 +349,19 @@ class BottomUpEstimator:
         found = people[..., 2] > 0
         kps = apply_affine(self.codec.to_input(people[..., :2]), invert_affine(affine)) * found[..., None]
         return kps.astype(np.float32), people[..., 2], person_scores
+
+
+def predict_coco(estimator: BottomUpEstimator, coco) -> list[dict]:
+    """COCO results of a bottom-up estimator on every image of a :class:`~posekit.data.coco.CocoKeypoints`
+    (one result per person found, ``score`` = the person's grouping score)."""
+    from ..data.coco import read_image
+    from .topdown import _result
+
+    results = []
+    for image_id, info in coco.images.items():
+        kps, scores, person_scores = estimator(read_image(info.path))
+        for k, s, score in zip(kps, scores, person_scores):
+            result = _result(image_id, k, s, [0, 0, 0, 0])
+            result["score"] = float(score)
+            results.append(result)
+    return results

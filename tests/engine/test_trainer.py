@@ -102,7 +102,7 @@ def test_multi_stage_recipes_train_and_evaluate_with_flip(tiny_coco, tmp_path, m
 
 
 def test_bottom_up_recipe_trains_validates_with_ap_and_exports_a_predictable_model(tmp_path):
-    from posekit.predict import predict
+    from posekit.predict import evaluate_model, predict
     from posekit.synth import SynthConfig, generate
 
     scenes = tmp_path / "synth"
@@ -122,3 +122,5 @@ def test_bottom_up_recipe_trains_validates_with_ap_and_exports_a_predictable_mod
     assert best["metric"] == "AP" and 0.0 <= best["value"] <= 1.0
     summary = predict([str(images)], str(tmp_path / "run" / "model.safetensors"), tmp_path / "pred")
     assert len(summary["overlays"]) == 6
+    metrics, _ = evaluate_model(str(tmp_path / "run" / "model.safetensors"), ann, images, metric="coco", limit=3)
+    assert metrics["AP"] == pytest.approx(best["value"])  # `posekit eval --model` scores as validation did
