@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score predictions (or a model) against ground truth",
                        description="Metrics-only: --gt ann.json --pred predictions.json. Model: --model NAME_OR_PATH "
-                                   "--gt ann.json --images DIR runs the model (top-down: on the ground-truth person boxes; bottom-up: on whole images). "
+                                   "--gt ann.json --images DIR runs the model (top-down: on the ground-truth person "
+                                   "boxes; bottom-up: on whole images). "
                                    "pck prints PCK@0.2 (torso), PCK@0.2_bbox, AUC, EPE; coco prints AP, AP50, AP75, "
                                    "APm, APl, AR (fractions in [0, 1]).")
     p.add_argument("--gt", required=True, help="ground truth COCO keypoint JSON")
