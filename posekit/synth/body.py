@@ -156,11 +156,15 @@ def forward_kinematics(rotations, offsets, parents=PARENTS):
         positions (..., J, 3) and frames (..., J, 3, 3), in the units of ``offsets``.
     """
     frames, positions = [], []
+    single = isinstance(rotations, np.ndarray) and rotations.ndim == 3  # ndarray.dot beats @ on 3 x 3
     for j, p in enumerate(parents):
         rot, off = rotations[..., j, :, :], offsets[..., j, :]
         if p < 0:
             frames.append(rot)
             positions.append(off)
+        elif single:
+            frames.append(frames[p].dot(rot))
+            positions.append(positions[p] + frames[p].dot(off))
         else:
             frames.append(frames[p] @ rot)
             positions.append(positions[p] + (frames[p] @ off[..., None])[..., 0])

@@ -75,11 +75,11 @@ class Primitives:
 
 
 def _first_root(a, b, c):
-    """Smaller root of ``a t^2 + 2 b t + c = 0`` where real and positive, else inf."""
+    """Smaller root of ``a t^2 + 2 b t + c = 0`` where real and positive, else inf (under
+    ``np.errstate(invalid="ignore", divide="ignore")``, as in :func:`_intersect_grouped`)."""
     h = b * b - a * c
-    ok = (h >= 0) & (a > 1e-14)
-    t = (-b - np.sqrt(np.where(ok, h, 0.0))) / np.where(ok, a, 1.0)
-    return np.where(ok & (t > 0), t, np.inf)
+    t = (-b - np.sqrt(h)) / a
+    return np.where((h >= 0) & (a > 1e-14) & (t > 0), t, np.inf)
 
 
 # Intersections run on coefficient tables: one row per quantity, one column per
@@ -135,7 +135,7 @@ def _box_table(p: Primitives) -> np.ndarray:
 
 
 _CORNERS = np.array([(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)[:, :, None]  # (8, 3, 1)
-_EDGE_SIGNS = np.array([(i, j) for i in (-1, 1) for j in (-1, 1)], float)[:, :, None]
+_SIDES = np.array([-1.0, 1.0])[:, None]
 
 
 def _box_t(c, dx, dy, dz, dd):
@@ -158,14 +158,19 @@ def _box_t(c, dx, dy, dz, dd):
     t = np.where(on_face, t_near, np.inf)
     sel = np.flatnonzero(enters & ~on_face)
     o, d, b, r2, dd = [v[sel] for v in o], [v[sel] for v in d], [v[sel] for v in b], r[sel] ** 2, dd[sel]
-    oc = [o[i] - _CORNERS[:, i] * b[i] for i in range(3)]  # (8, n) ray origin relative to each corner
-    t_curved = _first_root(dd, sum(oc[i] * d[i] for i in range(3)), sum(v * v for v in oc) - r2).min(axis=0)
+    # per axis, the ray origin relative to the box's two faces across it (2, n); corners and
+    # edges combine these by broadcasting, corner (x, y, z) at [x, y, z], edge along k at [i, j]
+    oc = [o[i] - _SIDES * b[i] for i in range(3)]
+    ocd = [oc[i] * d[i] for i in range(3)]
+    oc2 = [v * v for v in oc]
+    x, y, z = (slice(None), None, None), (None, slice(None), None), (None, None, slice(None))
+    t_curved = _first_root(dd, ocd[0][x] + ocd[1][y] + ocd[2][z], oc2[0][x] + oc2[1][y] + oc2[2][z] - r2)
+    t_curved = t_curved.min(axis=(0, 1, 2))
     for k in range(3):  # the 4 edge cylinders parallel to axis k
         i, j = [a for a in range(3) if a != k]
-        oi, oj = o[i] - _EDGE_SIGNS[:, 0] * b[i], o[j] - _EDGE_SIGNS[:, 1] * b[j]
-        t_edge = _first_root(d[i] ** 2 + d[j] ** 2, oi * d[i] + oj * d[j], oi * oi + oj * oj - r2)
+        t_edge = _first_root(d[i] ** 2 + d[j] ** 2, ocd[i][:, None] + ocd[j], oc2[i][:, None] + oc2[j] - r2)
         t_edge = np.where(np.abs(o[k] + t_edge * d[k]) <= b[k], t_edge, np.inf)
-        t_curved = np.minimum(t_curved, t_edge.min(axis=0))
+        t_curved = np.minimum(t_curved, t_edge.min(axis=(0, 1)))
     t[sel] = t_curved
     return t
 

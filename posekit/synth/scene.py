@@ -333,11 +333,14 @@ def _room(rng, width, height, K, cam_R, cam_t, wall) -> np.ndarray:
     ray_y = a * np.arange(width, dtype=np.float32)[None, :] + b * np.arange(height, dtype=np.float32)[:, None] + c
     camera_height = -(cam_R.T @ cam_t)[1]
     on_floor = (ray_y < -camera_height / 60).astype(np.uint8)  # the floor, up to 60 (ray z-lengths) away
-    distance = np.float32(camera_height) / -np.minimum(ray_y, np.float32(-1e-6))  # along the optical axis
-    haze = 1 - np.exp(-distance / np.float32(15))  # fades the tiles towards the horizon
-    faded = floor - 0.5
-    faded *= haze[..., None]
-    floor -= faded
+    rows = np.flatnonzero(on_floor.any(axis=1))  # a band of rows: ray_y is linear in u and v
+    if len(rows):
+        band = slice(rows[0], rows[-1] + 1)
+        distance = np.float32(camera_height) / -np.minimum(ray_y[band], np.float32(-1e-6))  # along the optical axis
+        haze = 1 - np.exp(-distance / np.float32(15))  # fades the tiles towards the horizon
+        faded = floor[band] - 0.5
+        faded *= haze[..., None]
+        floor[band] -= faded
     return cv2.copyTo(floor, on_floor, wall)
 
 
