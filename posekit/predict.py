@@ -83,7 +83,7 @@ def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "ou
         image = read_image(path)
         h, w = image.shape[:2]
         if bottom_up:
-            kps, scores, person_scores = estimator(image)
+            kps, scores, person_scores = estimator(image, flip)
             person_boxes = [_keypoint_box(k, s) for k, s in zip(kps, scores)]
         else:
             if detections is None:
@@ -128,10 +128,8 @@ def evaluate_model(model: str, gt: str, images: str, flip: bool = False, metric:
     if not isinstance(estimator, TopDownEstimator):
         from .inference.bottomup import predict_coco
 
-        if flip:
-            raise ValueError(f"{model}: flip test is not implemented for bottom-up models")
         coco = coco.first_images(limit)
-        results = predict_coco(estimator, coco)
+        results = predict_coco(estimator, coco, flip)
         return evaluate(coco, results, metric), results
     if limit is not None:  # score only the people we predict
         coco = dataclasses.replace(coco, people=coco.trainable_people()[:limit])

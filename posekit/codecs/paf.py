@@ -98,6 +98,22 @@ class PAFCodec:
         """(..., 2) heatmap pixels -> input pixels."""
         return np.asarray(xy, np.float64) / self._scale()
 
+    # -- flip test
+    def flip_back(self, heatmaps: np.ndarray, pafs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Maps (K,h,w), (2C,h,w) predicted on the mirrored input -> maps of the input itself.
+
+        Mirror x -> (w-1) - x (exact under UDP), swap left/right keypoint channels, and for
+        limb c = (a, b) take the mirrored limb (flip(a), flip(b)) with its x component negated
+        (or the reversed limb (flip(b), flip(a)), whole vector negated, where only that one
+        exists).
+        """
+        flip = get_skeleton(self.skeleton).flip_index
+        source, sign = limb_mirror(self.limbs, flip)
+        heatmaps = heatmaps[flip, :, ::-1]
+        vectors = pafs.reshape(-1, 2, *pafs.shape[1:])[source, :, :, ::-1]
+        vectors = vectors * (sign[:, None] * np.array([-1.0, 1.0], np.float32)[None, :])[..., None, None]
+        return np.ascontiguousarray(heatmaps), np.ascontiguousarray(vectors.reshape(pafs.shape), np.float32)
+
     # -- targets
     def encode(self, keypoints: np.ndarray, ignore=None) -> dict[str, np.ndarray]:
         """Targets of one image.
@@ -180,6 +196,26 @@ class PAFCodec:
         if polys:
             cv2.fillPoly(covered, polys, 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
         return (1 - covered).astype(np.float32)
+
+
+def limb_mirror(limbs, flip_index) -> tuple[np.ndarray, np.ndarray]:
+    """For each limb c = (a, b): the channel of its mirror image and the sign of its vector.
+
+    Returns source (C,) and sign (C,) float32: limbs[source[c]] is (flip[a], flip[b]) with
+    sign +1, else (flip[b], flip[a]) with sign -1. A limb whose mirror image is not a limb
+    has no flip test: ValueError.
+    """
+    index = {tuple(link): c for c, link in enumerate(limbs)}
+    source, sign = [], []
+    for c, (a, b) in enumerate(limbs):
+        fa, fb = int(flip_index[a]), int(flip_index[b])
+        if (fa, fb) in index:
+            source.append(index[fa, fb]), sign.append(1.0)
+        elif (fb, fa) in index:
+            source.append(index[fb, fa]), sign.append(-1.0)
+        else:
+            raise ValueError(f"limb {c} = ({a}, {b}) has no mirror image among the limbs: no flip test")
+    return np.array(source, np.int64), np.array(sign, np.float32)
 
 
 def ignore_polygons(boxes: np.ndarray, segmentations: Sequence | None = None) -> list[np.ndarray]:

@@ -358,7 +358,7 @@ class Trainer:
         if self.bottom_up:
             from ..inference.bottomup import BottomUpEstimator, predict_coco
 
-            results = predict_coco(BottomUpEstimator(model, self.sidecar()), self.val_set.coco)
+            results = predict_coco(BottomUpEstimator(model, self.sidecar()), self.val_set.coco, self.cfg.train.val_flip)
         else:
             results = predict_dataset(model, self.val_set, flip=self.cfg.train.val_flip,
                                       batch_size=self.cfg.train.batch_size)

@@ -332,34 +332,44 @@ class BottomUpEstimator:
         return cls(*load_model(name_or_path, device))
 
     @torch.no_grad()
-    def maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Last-stage (heatmaps (K,h,w), pafs (2C,h,w)) of the letterboxed image, and the image->input affine."""
+    def maps(self, image_rgb: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Last-stage (heatmaps (K,h,w), pafs (2C,h,w)) of the letterboxed image, and the image->input affine.
+
+        ``flip``: also run the mirrored input (one batch of two) and average with its
+        maps flipped back (:meth:`~posekit.codecs.paf.PAFCodec.flip_back`).
+        """
         h, w = image_rgb.shape[:2]
         affine = letterbox_matrix((w, h), self.codec.input_size)
         crop = warp_image(image_rgb, affine, self.codec.input_size)
         device = next(self.model.parameters()).device
         images = normalize(torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None].to(device),
                            self.mean, self.std)
+        if flip:
+            images = torch.cat([images, images.flip(-1)])
         out = self.model(images)
-        return out["heatmaps"][-1][0].float().cpu().numpy(), out["pafs"][-1][0].float().cpu().numpy(), affine
+        heatmaps, pafs = out["heatmaps"][-1].float().cpu().numpy(), out["pafs"][-1].float().cpu().numpy()
+        if not flip:
+            return heatmaps[0], pafs[0], affine
+        mirrored_heatmaps, mirrored_pafs = self.codec.flip_back(heatmaps[1], pafs[1])
+        return 0.5 * (heatmaps[0] + mirrored_heatmaps), 0.5 * (pafs[0] + mirrored_pafs), affine
 
-    def __call__(self, image_rgb: np.ndarray):
-        heatmaps, pafs, affine = self.maps(image_rgb)
+    def __call__(self, image_rgb: np.ndarray, flip: bool = False):
+        heatmaps, pafs, affine = self.maps(image_rgb, flip)
         people, person_scores = group_with_scores(heatmaps, pafs, self.skeleton, self.codec.limbs, **self.grouping)
         found = people[..., 2] > 0
         kps = apply_affine(self.codec.to_input(people[..., :2]), invert_affine(affine)) * found[..., None]
         return kps.astype(np.float32), people[..., 2], person_scores
 
 
-def predict_coco(estimator: BottomUpEstimator, coco) -> list[dict]:
+def predict_coco(estimator: BottomUpEstimator, coco, flip: bool = False) -> list[dict]:
     """COCO results of a bottom-up estimator on every image of a :class:`~posekit.data.coco.CocoKeypoints`
-    (one result per person found, ``score`` = the person's grouping score)."""
+    (one result per person found, ``score`` = the person's grouping score; ``flip``: flip test)."""
     from ..data.coco import read_image
     from .topdown import _result
 
     results = []
     for image_id, info in coco.images.items():
-        kps, scores, person_scores = estimator(read_image(info.path))
+        kps, scores, person_scores = estimator(read_image(info.path), flip)
         for k, s, score in zip(kps, scores, person_scores):
             result = _result(image_id, k, s, [0, 0, 0, 0])
             result["score"] = float(score)

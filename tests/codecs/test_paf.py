@@ -120,3 +120,27 @@ def test_codec_rebuilds_from_its_json_form():
     assert PAFCodec(skeleton="coco17").limbs == PAFCodec(skeleton="coco17", links=None).limbs
     with pytest.raises(ValueError, match="distinct keypoints"):
         PAFCodec(skeleton="lsp14", links=((0, 14),))
+
+
+@pytest.mark.parametrize("skeleton", ["coco17", "lsp14"])
+def test_flip_back_of_the_mirrored_scene_targets_gives_the_scene_targets(skeleton):
+    from posekit.skeletons import get_skeleton
+
+    codec = PAFCodec((127, 95), (64, 48), sigma=1.5, limb_width=1.0, skeleton=skeleton)
+    sk = get_skeleton(skeleton)
+    rng = np.random.default_rng(4)
+    people = np.concatenate([rng.uniform(5, 90, (3, sk.num_keypoints, 2)) * (1.3, 1.0),
+                             rng.integers(0, 3, (3, sk.num_keypoints, 1))], -1)
+    mirrored = people[:, sk.flip_index].copy()
+    mirrored[..., 0] = 126 - mirrored[..., 0]  # x -> (W-1) - x
+    plain, flipped = codec.encode(people), codec.encode(mirrored)
+    heatmaps, pafs = codec.flip_back(flipped["heatmaps"], flipped["pafs"])
+    np.testing.assert_allclose(heatmaps, plain["heatmaps"], atol=1e-5)
+    np.testing.assert_allclose(pafs, plain["pafs"], atol=1e-5)
+    assert np.abs(plain["pafs"]).sum() > 100  # the scene has limbs
+
+
+def test_flip_back_refuses_limbs_without_a_mirror_image():
+    codec = PAFCodec((127, 127), (64, 64), skeleton="lsp14", links=((8, 7),))  # right shoulder -> right elbow only
+    with pytest.raises(ValueError, match="no mirror image"):
+        codec.flip_back(np.zeros((14, 64, 64), np.float32), np.zeros((2, 64, 64), np.float32))

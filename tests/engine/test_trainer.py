@@ -122,5 +122,6 @@ def test_bottom_up_recipe_trains_validates_with_ap_and_exports_a_predictable_mod
     assert best["metric"] == "AP" and 0.0 <= best["value"] <= 1.0
     summary = predict([str(images)], str(tmp_path / "run" / "model.safetensors"), tmp_path / "pred")
     assert len(summary["overlays"]) == 6
-    metrics, _ = evaluate_model(str(tmp_path / "run" / "model.safetensors"), ann, images, metric="coco", limit=3)
+    metrics, _ = evaluate_model(str(tmp_path / "run" / "model.safetensors"), ann, images, flip=True, metric="coco",
+                                limit=3)
     assert metrics["AP"] == pytest.approx(best["value"])  # `posekit eval --model` scores as validation did
