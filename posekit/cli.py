@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n", type=int, required=True, help="number of mosaics")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--size", type=size_arg, default=(256, 256), help="canvas WxH (default 256x256)")
-    c.add_argument("--grid", type=range_arg(int), default=(1, 3), help="rows and columns, each drawn from A:B (default 1:3)")
+    c.add_argument("--grid", type=range_arg(int), default=(1, 3),
+                   help="rows and columns, each drawn from A:B (default 1:3)")
     c.add_argument("--scale", type=range_arg(float), default=(0.7, 1.0),
                    help="person patch size as a fraction of its cell (default 0.7:1.0)")
     c.set_defaults(func=_cmd_mosaic)

@@ -7,9 +7,9 @@ regions, people without keypoints) are kept and flagged, never dropped silently.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 

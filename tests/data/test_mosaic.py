@@ -74,7 +74,7 @@ def test_written_mosaics_are_valid_coco_with_every_cell_annotated(drawn, tmp_pat
         assert ann["num_keypoints"] == int((kps[:, 2] > 0).sum())
         assert np.all(kps[kps[:, 2] == 0] == 0)
         visible = kps[kps[:, 2] > 0]
-        assert np.all((visible[:, 0] >= -0.5) & (visible[:, 0] <= 95.5) & (visible[:, 1] >= -0.5) & (visible[:, 1] <= 79.5))
+        assert np.all((visible[:, :2] >= -0.5) & (visible[:, :2] <= (95.5, 79.5)))
         assert ann["source_id"] in {p.id for p in coco.people}
 
 
