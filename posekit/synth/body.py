@@ -14,7 +14,7 @@ the mirror images of the left ones (``b`` and ``c`` change sign).
 from __future__ import annotations
 
 import functools
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -79,17 +79,19 @@ class BodyShape:
     @classmethod
     def sample(cls, rng: np.random.Generator) -> "BodyShape":
         """A random adult-to-teen body."""
-        n = rng.normal
+        def n(mean, std, lo, hi):  # np.clip's value, without its per-call cost
+            return min(max(rng.normal(mean, std), lo), hi)
+
         return cls(
-            height=float(np.clip(n(1.70, 0.10), 1.40, 2.00)),
-            legs=float(np.clip(n(1.0, 0.05), 0.88, 1.12)),
-            arms=float(np.clip(n(1.0, 0.05), 0.88, 1.12)),
-            torso=float(np.clip(n(1.0, 0.05), 0.88, 1.12)),
-            head=float(np.clip(n(1.0, 0.05), 0.9, 1.15)),
-            shoulders=float(np.clip(n(1.0, 0.07), 0.85, 1.2)),
-            hips=float(np.clip(n(1.0, 0.07), 0.85, 1.2)),
-            girth=float(np.clip(n(1.0, 0.1), 0.8, 1.3)),
-            mass=float(np.clip(n(1.0, 0.12), 0.8, 1.45)),
+            height=n(1.70, 0.10, 1.40, 2.00),
+            legs=n(1.0, 0.05, 0.88, 1.12),
+            arms=n(1.0, 0.05, 0.88, 1.12),
+            torso=n(1.0, 0.05, 0.88, 1.12),
+            head=n(1.0, 0.05, 0.9, 1.15),
+            shoulders=n(1.0, 0.07, 0.85, 1.2),
+            hips=n(1.0, 0.07, 0.85, 1.2),
+            girth=n(1.0, 0.1, 0.8, 1.3),
+            mass=n(1.0, 0.12, 0.8, 1.45),
         )
 
     @classmethod
@@ -98,7 +100,7 @@ class BodyShape:
 
     def to_array(self) -> np.ndarray:
         """(S,) float32 in the order of :meth:`names`."""
-        return np.array(astuple(self), np.float32)
+        return np.array([getattr(self, name) for name in self.names()], np.float32)
 
     def factor(self, group: str) -> float:
         """Length factor of an offset group, before the overall scale."""
@@ -155,16 +157,14 @@ def forward_kinematics(rotations, offsets, parents=PARENTS):
     Returns:
         positions (..., J, 3) and frames (..., J, 3, 3), in the units of ``offsets``.
     """
+    if isinstance(rotations, np.ndarray) and rotations.ndim == 3 and isinstance(offsets, np.ndarray):
+        return _single_pose_kinematics(rotations, offsets, tuple(parents))
     frames, positions = [], []
-    single = isinstance(rotations, np.ndarray) and rotations.ndim == 3  # ndarray.dot beats @ on 3 x 3
     for j, p in enumerate(parents):
         rot, off = rotations[..., j, :, :], offsets[..., j, :]
         if p < 0:
             frames.append(rot)
             positions.append(off)
-        elif single:
-            frames.append(frames[p].dot(rot))
-            positions.append(positions[p] + frames[p].dot(off))
         else:
             frames.append(frames[p] @ rot)
             positions.append(positions[p] + (frames[p] @ off[..., None])[..., 0])
@@ -173,6 +173,30 @@ def forward_kinematics(rotations, offsets, parents=PARENTS):
     import torch
 
     return torch.stack(positions, dim=-2), torch.stack(frames, dim=-3)
+
+
+@functools.lru_cache(maxsize=8)
+def _tree_levels(parents: tuple[int, ...]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """The roots, and (joints, their parents) at each depth below them."""
+    depth = []
+    for p in parents:
+        depth.append(0 if p < 0 else depth[p] + 1)
+    depth, parents = np.array(depth), np.array(parents)
+    levels = [np.flatnonzero(depth == d) for d in range(1, depth.max() + 1)]
+    return np.flatnonzero(depth == 0), [(js, parents[js]) for js in levels]
+
+
+def _single_pose_kinematics(rotations: np.ndarray, offsets: np.ndarray, parents: tuple[int, ...]):
+    """:func:`forward_kinematics` of one pose (J, 3, 3), a depth of the tree at a time."""
+    roots, levels = _tree_levels(parents)
+    frames = np.empty_like(rotations)
+    positions = np.empty(offsets.shape, np.result_type(rotations, offsets))
+    frames[roots], positions[roots] = rotations[roots], offsets[roots]
+    for joints, parent in levels:
+        parent_frames = frames[parent]
+        frames[joints] = parent_frames @ rotations[joints]
+        positions[joints] = positions[parent] + (parent_frames @ offsets[joints][:, :, None])[:, :, 0]
+    return positions, frames
 
 
 # ----------------------------------------------------------------------------- limits

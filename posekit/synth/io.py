@@ -18,6 +18,7 @@ int32 COCO annotation id per pixel (0 = background), ``parts`` (H, W) uint8,
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import multiprocessing
@@ -68,6 +69,15 @@ def coco_records(sample: dict, file_name: str) -> tuple[dict, list[dict]]:
     return image, annotations
 
 
+@functools.lru_cache(maxsize=256)
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` format 1.0 header of a C-ordered array."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     """What ``np.savez(path, **arrays)`` writes, without its per-array overhead: the ``.npy``
     members are written straight from the arrays' memory. Timestamps are fixed, so equal arrays
@@ -75,9 +85,8 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     pieces, directory, offset = [], [], 0
     for key, array in arrays.items():
         array = np.asarray(array, order="C")
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
-        header, data = header.getvalue(), memoryview(array.reshape(-1).view(np.uint8))
+        header = _npy_header(array.dtype, array.shape)
+        data = memoryview(array.reshape(-1).view(np.uint8))
         name, size = f"{key}.npy".encode(), len(header) + data.nbytes
         crc = zlib.crc32(data, zlib.crc32(header))
         fields = (0, 0, 0, _DOS_DATE, crc, size, size, len(name), 0)
@@ -98,7 +107,7 @@ def write_sample(sample: dict, out_dir: str | Path, index: int, image_format: st
     out_dir = Path(out_dir)
     name = f"{stem(index)}.{image_format}"
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
-    if not cv2.imwrite(str(out_dir / "images" / name), sample["image"][..., ::-1], params):
+    if not cv2.imwrite(str(out_dir / "images" / name), cv2.cvtColor(sample["image"], cv2.COLOR_RGB2BGR), params):
         raise OSError(f"could not write {out_dir / 'images' / name}")
     labels = {k: v for k, v in sample.items() if k != "image"}
     labels["body_shape_names"] = np.array(BodyShape.names())

@@ -19,6 +19,7 @@ the hosts' own surface (see :mod:`posekit.synth.scene`).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ POINTS = JOINTS + FACE_POINTS  # every named point of the body
 # Head ellipsoid of the reference body, in the head joint's frame (m).
 HEAD_CENTRE = np.array([0.0, 0.075, 0.015])
 HEAD_RADII = np.array([0.075, CROWN_ABOVE_HEAD - 0.075, 0.095])
+HAIR_RADII = HEAD_RADII + (0.006, 0.003, 0.007)
 NOSE_CENTRE = np.array([0.0, 0.05, 0.108])
 NOSE_RADII = np.array([0.012, 0.02, 0.017])
 # Face landmarks: a direction on the unit sphere of the head ellipsoid and a depth below its surface.
@@ -107,8 +109,12 @@ class Outfit:
         )
 
 
+_ZERO = np.zeros(3)
+
+
 class _Builder:
-    """Collects primitives of one body in the body's coordinates."""
+    """Collects primitives of one body in the body's coordinates; :meth:`build` places them
+    all at once."""
 
     def __init__(self, positions: np.ndarray, frames: np.ndarray):
         self.positions, self.frames = positions, frames
@@ -116,25 +122,30 @@ class _Builder:
         self.names: list[str] = []
 
     def capsule(self, name, part, material, a, b, radius):
-        pa, pb = self.positions[J[a]], self.positions[J[b]]
-        self._add(name, part, material, CAPSULE, pa, pb, np.eye(3), np.zeros(3), radius)
+        self._add(name, part, material, CAPSULE, J[a], J[b], (_ZERO, 0.0), (_ZERO, 0.0), radius)
 
     def solid(self, name, part, material, kind, joint, centre, size, radius=0.0):
-        """Ellipsoid or rounded box in ``joint``'s frame: centre offset and size in that frame."""
-        frame = self.frames[J[joint]]
-        c = self.positions[J[joint]] + frame @ centre
-        self._add(name, part, material, kind, c, c, frame, size, radius)
+        """Ellipsoid or rounded box in ``joint``'s frame: centre offset and size in that frame,
+        each given as a pair (3-vector, scale factor)."""
+        self._add(name, part, material, kind, J[joint], J[joint], centre, size, radius)
 
-    def _add(self, name, part, material, kind, p0, p1, axes, size, radius):
+    def _add(self, name, part, material, kind, joint0, joint1, centre, size, radius):
         self.names.append(name)
-        self.rows.append((kind, p0, p1, axes, size, radius, PART_ID[part], material))
+        self.rows.append((kind, joint0, joint1, centre, size, radius, PART_ID[part], material))
 
     def build(self) -> Primitives:
-        kind, p0, p1, axes, size, radius, part, material = zip(*self.rows)
+        kind, joint0, joint1, centre, size, radius, part, material = zip(*self.rows)
+        kind, joint0 = np.array(kind, np.int8), np.array(joint0)
+        solid = (kind != CAPSULE)[:, None]
+        frames, start = self.frames[joint0], self.positions[joint0]
+        centre, size = (np.array([v for v, _ in pairs]) * np.array([f for _, f in pairs])[:, None]
+                        for pairs in (centre, size))
+        centre = start + (frames @ centre[:, :, None])[:, :, 0]
         return Primitives(
-            kind=np.array(kind, np.int8), p0=np.array(p0), p1=np.array(p1), axes=np.array(axes),
-            size=np.array(size, float), radius=np.array(radius, float),
-            part=np.array(part, np.uint8), owner=np.zeros(len(kind), np.int32), material=np.array(material, np.int8),
+            kind=kind, p0=np.where(solid, centre, start), p1=np.where(solid, centre, self.positions[list(joint1)]),
+            axes=np.where(solid[:, :, None], frames, np.eye(3)), size=size,
+            radius=np.array(radius, float), part=np.array(part, np.uint8), owner=np.zeros(len(kind), np.int32),
+            material=np.array(material, np.int8),
         )
 
 
@@ -146,39 +157,37 @@ def dress(shape: BodyShape, outfit: Outfit, positions: np.ndarray, frames: np.nd
     limb = s * shape.girth * np.sqrt(shape.mass)
     trunk = s * shape.mass
     b = _Builder(positions, frames)
-    b.solid("head", "head", SKIN, ELLIPSOID, "head", HEAD_CENTRE * sh, HEAD_RADII * sh)
-    b.solid("nose", "head", SKIN, ELLIPSOID, "head", NOSE_CENTRE * sh, NOSE_RADII * sh)
+    b.solid("head", "head", SKIN, ELLIPSOID, "head", (HEAD_CENTRE, sh), (HEAD_RADII, sh))
+    b.solid("nose", "head", SKIN, ELLIPSOID, "head", (NOSE_CENTRE, sh), (NOSE_RADII, sh))
     if outfit.hair != "none":
-        b.solid("hair", "hair", HAIR, ELLIPSOID, "head", np.array([0.0, 0.09, -0.005]) * sh,
-                (HEAD_RADII + (0.006, 0.003, 0.007)) * sh)
+        b.solid("hair", "hair", HAIR, ELLIPSOID, "head", ((0.0, 0.09, -0.005), sh), (HAIR_RADII, sh))
     if outfit.hair == "long":
-        b.solid("hair_back", "hair", HAIR, ELLIPSOID, "head", np.array([0.0, 0.0, -0.06]) * sh,
-                np.array([0.08, 0.16, 0.05]) * sh)
+        b.solid("hair_back", "hair", HAIR, ELLIPSOID, "head", ((0.0, 0.0, -0.06), sh), ((0.08, 0.16, 0.05), sh))
     b.capsule("neck", "neck", SKIN, "neck", "head", 0.052 * limb)
-    b.solid("chest", "chest", TOP, ROUNDED_BOX, "chest", np.array([0.0, 0.11, -0.005]) * s,
-            np.array([0.115 * shape.shoulders * shape.mass, 0.085, 0.04 * shape.mass]) * s, 0.06 * trunk)
-    b.solid("abdomen", "abdomen", TOP, ELLIPSOID, "spine", np.array([0.0, 0.05, 0.005]) * s,
-            np.array([0.135 * shape.mass, 0.12, 0.10 * shape.mass]) * s)
-    b.solid("pelvis", "pelvis", BOTTOM, ELLIPSOID, "pelvis", np.array([0.0, -0.035, -0.005]) * s,
-            np.array([0.165 * shape.hips * shape.mass, 0.115, 0.11 * shape.mass]) * s)
+    b.solid("chest", "chest", TOP, ROUNDED_BOX, "chest", ((0.0, 0.11, -0.005), s),
+            ((0.115 * shape.shoulders * shape.mass, 0.085, 0.04 * shape.mass), s), 0.06 * trunk)
+    b.solid("abdomen", "abdomen", TOP, ELLIPSOID, "spine", ((0.0, 0.05, 0.005), s),
+            ((0.135 * shape.mass, 0.12, 0.10 * shape.mass), s))
+    b.solid("pelvis", "pelvis", BOTTOM, ELLIPSOID, "pelvis", ((0.0, -0.035, -0.005), s),
+            ((0.165 * shape.hips * shape.mass, 0.115, 0.11 * shape.mass), s))
     upper_arm = SKIN if outfit.sleeves == "none" else TOP
     forearm = TOP if outfit.sleeves == "long" else SKIN
     lower_leg = BOTTOM if outfit.legs == "long" else SKIN
     for side in ("left", "right"):
         b.capsule(f"{side}_collar", f"{side}_shoulder", TOP, f"{side}_collar", f"{side}_shoulder", 0.05 * limb)
         b.solid(f"{side}_deltoid", f"{side}_shoulder", upper_arm, ELLIPSOID, f"{side}_shoulder",
-                np.array([0.0, -0.02, 0.0]) * s, np.array([0.058, 0.07, 0.058]) * limb)
+                ((0.0, -0.02, 0.0), s), ((0.058, 0.07, 0.058), limb))
         b.capsule(f"{side}_upper_arm", f"{side}_upper_arm", upper_arm, f"{side}_shoulder", f"{side}_elbow",
                   0.046 * limb)
         b.capsule(f"{side}_forearm", f"{side}_forearm", forearm, f"{side}_elbow", f"{side}_wrist", 0.037 * limb)
-        b.solid(f"{side}_hand", f"{side}_hand", SKIN, ROUNDED_BOX, f"{side}_wrist", np.array([0.0, -0.05, 0.0]) * s,
-                np.array([0.008, 0.038, 0.025]) * s, 0.013 * s)
+        b.solid(f"{side}_hand", f"{side}_hand", SKIN, ROUNDED_BOX, f"{side}_wrist", ((0.0, -0.05, 0.0), s),
+                ((0.008, 0.038, 0.025), s), 0.013 * s)
         b.capsule(f"{side}_thigh", f"{side}_thigh", BOTTOM, f"{side}_hip", f"{side}_knee", 0.075 * limb)
         b.capsule(f"{side}_lower_leg", f"{side}_lower_leg", lower_leg, f"{side}_knee", f"{side}_ankle", 0.05 * limb)
         b.solid(f"{side}_calf", f"{side}_lower_leg", lower_leg, ELLIPSOID, f"{side}_knee",
-                np.array([0.0, -0.14, -0.015]) * s, np.array([0.055, 0.12, 0.06]) * limb)
+                ((0.0, -0.14, -0.015), s), ((0.055, 0.12, 0.06), limb))
         b.solid(f"{side}_foot", f"{side}_foot", SHOES, ROUNDED_BOX, f"{side}_ankle",
-                np.array([0.0, -(SOLE_BELOW_ANKLE - 0.035), 0.05]) * s, np.array([0.03, 0.015, 0.105]) * s, 0.02 * s)
+                ((0.0, -(SOLE_BELOW_ANKLE - 0.035), 0.05), s), ((0.03, 0.015, 0.105), s), 0.02 * s)
     return b.build(), b.names
 
 
@@ -202,6 +211,11 @@ def body_points(shape: BodyShape, positions: np.ndarray, frames: np.ndarray) -> 
 
 def host_table(names: list[str], max_hosts: int = 3) -> np.ndarray:
     """(len(POINTS), max_hosts) indices into a body's primitives ``names``; -1 pads."""
+    return _host_table(tuple(names), max_hosts).copy()
+
+
+@functools.lru_cache(maxsize=16)  # a body's names depend only on its outfit
+def _host_table(names: tuple[str, ...], max_hosts: int) -> np.ndarray:
     table = np.full((len(POINTS), max_hosts), -1, np.int64)
     for i, point in enumerate(POINTS):
         hosts = [names.index(h) for h in HOSTS[point] if h in names]

@@ -77,9 +77,8 @@ class Primitives:
 def _first_root(a, b, c):
     """Smaller root of ``a t^2 + 2 b t + c = 0`` where real and positive, else inf (under
     ``np.errstate(invalid="ignore", divide="ignore")``, as in :func:`_intersect_grouped`)."""
-    h = b * b - a * c
-    t = (-b - np.sqrt(h)) / a
-    return np.where((h >= 0) & (a > 1e-14) & (t > 0), t, np.inf)
+    t = (-b - np.sqrt(b * b - a * c)) / a  # nan where the roots are complex: fails t > 0
+    return np.where((t > 0) & (a > 1e-14), t, np.inf)
 
 
 # Intersections run on coefficient tables: one row per quantity, one column per
@@ -136,6 +135,7 @@ def _box_table(p: Primitives) -> np.ndarray:
 
 _CORNERS = np.array([(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)[:, :, None]  # (8, 3, 1)
 _SIDES = np.array([-1.0, 1.0])[:, None]
+_EDGE_AXES = np.array([1, 0, 0]), np.array([2, 2, 1])
 
 
 def _box_t(c, dx, dy, dz, dd):
@@ -143,35 +143,30 @@ def _box_t(c, dx, dy, dz, dd):
     faces (on the grown box), 12 edge cylinders and 8 corner spheres. A ray's first hit is on
     a flat face exactly when it enters the grown box there; otherwise it is the nearest hit of
     the cylinders (within their edge's length) and spheres."""
-    m, o, b, r = c[:9], c[9:12], c[12:15], c[15]
-    d = [m[3 * i] * dx + m[3 * i + 1] * dy + m[3 * i + 2] * dz for i in range(3)]
-    d = [np.where(np.abs(v) < 1e-12, 1e-12, v) for v in d]
-    t_near = t_far = None
-    for i in range(3):
-        t1, t2 = (-b[i] - r - o[i]) / d[i], (b[i] + r - o[i]) / d[i]
-        lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
-        t_near = lo if t_near is None else np.maximum(t_near, lo)
-        t_far = hi if t_far is None else np.minimum(t_far, hi)
+    m, o, b, r = c[:9].reshape(3, 3, -1), c[9:12], c[12:15], c[15]
+    d = m[:, 0] * dx + m[:, 1] * dy + m[:, 2] * dz  # (3, N) direction in box coordinates
+    d = np.where(np.abs(d) < 1e-12, 1e-12, d)
+    t1, t2 = (-b - r - o) / d, (b + r - o) / d  # the slabs of the grown box
+    lo, hi = np.minimum(t1, t2), np.maximum(t1, t2)
+    t_near = np.maximum(np.maximum(lo[0], lo[1]), lo[2])
+    t_far = np.minimum(np.minimum(hi[0], hi[1]), hi[2])
     enters = (t_near <= t_far) & (t_near > 0)
-    within = sum((np.abs(o[i] + t_near * d[i]) <= b[i]).astype(np.int8) for i in range(3))
-    on_face = enters & (within >= 2)
+    on_face = enters & (np.count_nonzero(np.abs(o + t_near * d) <= b, axis=0) >= 2)
     t = np.where(on_face, t_near, np.inf)
     sel = np.flatnonzero(enters & ~on_face)
-    o, d, b, r2, dd = [v[sel] for v in o], [v[sel] for v in d], [v[sel] for v in b], r[sel] ** 2, dd[sel]
-    # per axis, the ray origin relative to the box's two faces across it (2, n); corners and
-    # edges combine these by broadcasting, corner (x, y, z) at [x, y, z], edge along k at [i, j]
-    oc = [o[i] - _SIDES * b[i] for i in range(3)]
-    ocd = [oc[i] * d[i] for i in range(3)]
-    oc2 = [v * v for v in oc]
+    o, d, b, r2, dd = o[:, sel], d[:, sel], b[:, sel], r[sel] ** 2, dd[sel]
+    # per axis, the ray origin relative to the box's two faces across it (3, 2, n); corners and
+    # edges combine these by broadcasting, corner (x, y, z) at [x, y, z], edge along k at [k, i, j]
+    oc = o[:, None] - _SIDES * b[:, None]
+    ocd, oc2 = oc * d[:, None], oc * oc
     x, y, z = (slice(None), None, None), (None, slice(None), None), (None, None, slice(None))
-    t_curved = _first_root(dd, ocd[0][x] + ocd[1][y] + ocd[2][z], oc2[0][x] + oc2[1][y] + oc2[2][z] - r2)
-    t_curved = t_curved.min(axis=(0, 1, 2))
-    for k in range(3):  # the 4 edge cylinders parallel to axis k
-        i, j = [a for a in range(3) if a != k]
-        t_edge = _first_root(d[i] ** 2 + d[j] ** 2, ocd[i][:, None] + ocd[j], oc2[i][:, None] + oc2[j] - r2)
-        t_edge = np.where(np.abs(o[k] + t_edge * d[k]) <= b[k], t_edge, np.inf)
-        t_curved = np.minimum(t_curved, t_edge.min(axis=(0, 1)))
-    t[sel] = t_curved
+    t_corner = _first_root(dd, ocd[0][x] + ocd[1][y] + ocd[2][z], oc2[0][x] + oc2[1][y] + oc2[2][z] - r2)
+    i, j = _EDGE_AXES  # the 4 edge cylinders parallel to axis k lie across axes i[k] and j[k]
+    d2 = d * d
+    t_edge = _first_root((d2[i] + d2[j])[:, None, None], ocd[i][:, :, None] + ocd[j][:, None],
+                         oc2[i][:, :, None] + oc2[j][:, None] - r2)
+    t_edge = np.where(np.abs(o[:, None, None] + t_edge * d[:, None, None]) <= b[:, None, None], t_edge, np.inf)
+    t[sel] = np.minimum(t_corner.min(axis=(0, 1, 2)), t_edge.min(axis=(0, 1, 2)))
     return t
 
 
@@ -179,33 +174,44 @@ _KINDS = {CAPSULE: (_capsule_table, _capsule_t), ELLIPSOID: (_ellipsoid_table, _
           ROUNDED_BOX: (_box_table, _box_t)}
 
 
+def _kind_ranges(prims: Primitives, counts: np.ndarray):
+    """For rays grouped by primitive (``counts[i]`` consecutive rays for primitive i, ``prims``
+    sorted by kind): (kind, primitive slice, ray slice) of each kind present."""
+    ends = np.cumsum(counts)
+    first = np.searchsorted(prims.kind, list(_KINDS))
+    last = np.searchsorted(prims.kind, list(_KINDS), side="right")
+    for kind, a, b in zip(_KINDS, first, last):
+        if b > a and ends[b - 1] > ends[a] - counts[a]:
+            yield kind, slice(a, b), slice(ends[a] - counts[a], ends[b - 1])
+
+
+def _grouping(prims: Primitives, idx: np.ndarray):
+    """How to group rays hitting ``prims[idx]`` for :func:`_kind_ranges`: the primitives' order
+    by kind (n,), the rays' order (N,) and the rays per sorted primitive (n,)."""
+    by_kind = np.argsort(prims.kind, kind="stable")
+    rank = np.empty_like(by_kind)
+    rank[by_kind] = np.arange(len(by_kind))
+    key = rank[np.asarray(idx)]
+    return by_kind, np.argsort(key, kind="stable"), np.bincount(key, minlength=len(prims))
+
+
 def _intersect_grouped(prims: Primitives, counts: np.ndarray, dx, dy, dz) -> np.ndarray:
     """Depths (N,) of rays grouped by primitive: ``counts[i]`` consecutive rays for primitive i.
     ``prims`` must be sorted by kind."""
     t = np.full(len(dx), np.inf)
     dd = dx * dx + dy * dy + dz * dz
-    ends = np.cumsum(counts)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        for kind, (table, depth) in _KINDS.items():
-            first, last = np.searchsorted(prims.kind, kind), np.searchsorted(prims.kind, kind, side="right")
-            if first == last:
-                continue
-            lo, hi = ends[first] - counts[first], ends[last - 1]
-            if hi > lo:
-                c = np.repeat(table(prims.take(slice(first, last))), counts[first:last], axis=1)
-                t[lo:hi] = depth(c, dx[lo:hi], dy[lo:hi], dz[lo:hi], dd[lo:hi])
+        for kind, prim, ray in _kind_ranges(prims, counts):
+            table, depth = _KINDS[kind]
+            c = np.repeat(table(prims.take(prim)), counts[prim], axis=1)
+            t[ray] = depth(c, dx[ray], dy[ray], dz[ray], dd[ray])
     return t
 
 
 def intersect(prims: Primitives, idx: np.ndarray, dirs: np.ndarray) -> np.ndarray:
     """Depth ``t`` (N,) of the first hit of rays ``t * dirs[i]`` from the camera centre with
     ``prims[idx[i]]``; inf for a miss or a hit behind the camera."""
-    by_kind = np.argsort(prims.kind, kind="stable")
-    rank = np.empty_like(by_kind)
-    rank[by_kind] = np.arange(len(by_kind))
-    key = rank[np.asarray(idx)]
-    order = np.argsort(key, kind="stable")
-    counts = np.bincount(key, minlength=len(prims))
+    by_kind, order, counts = _grouping(prims, idx)
     d = np.asarray(dirs, float)[order]
     t = np.empty(len(order))
     t[order] = _intersect_grouped(prims.take(by_kind), counts, d[:, 0], d[:, 1], d[:, 2])
@@ -217,12 +223,17 @@ def _capsule_normal_table(p: Primitives) -> np.ndarray:
     return np.stack([*p.p0.T, *ba.T, 1.0 / np.sum(ba * ba, 1)])
 
 
+def _sum3(terms):
+    """``0 + terms[0] + terms[1] + terms[2]``, in that order (as Python's ``sum``)."""
+    return ((0.0 + terms[0]) + terms[1]) + terms[2]
+
+
 def _capsule_normals(c, x):
     """Away from the nearest point of the axis."""
     a, ba, inv_baba = c[0:3], c[3:6], c[6]
-    xa = [x[i] - a[i] for i in range(3)]
-    s = np.clip(sum(xa[i] * ba[i] for i in range(3)) * inv_baba, 0.0, 1.0)
-    return [xa[i] - s * ba[i] for i in range(3)]
+    xa = x - a
+    s = np.clip(_sum3(xa * ba) * inv_baba, 0.0, 1.0)
+    return xa - s * ba
 
 
 def _ellipsoid_normal_table(p: Primitives) -> np.ndarray:
@@ -232,8 +243,8 @@ def _ellipsoid_normal_table(p: Primitives) -> np.ndarray:
 
 def _ellipsoid_normals(c, x):
     """Gradient of the quadric ``(x - c)^T Q (x - c)``."""
-    y = [x[i] - c[i] for i in range(3)]
-    return [sum(c[3 + 3 * i + j] * y[j] for j in range(3)) for i in range(3)]
+    Q = c[3:12].reshape(3, 3, -1)
+    return _sum3((Q * (x - c[0:3])).transpose(1, 0, 2))
 
 
 def _box_normal_table(p: Primitives) -> np.ndarray:
@@ -242,11 +253,10 @@ def _box_normal_table(p: Primitives) -> np.ndarray:
 
 def _box_normals(c, x):
     """Away from the nearest point of the inner box."""
-    y = [x[i] - c[i] for i in range(3)]
-    axes = c[3:12]  # row-major (3, 3): axes[3 * j + i] is component j of axis i
-    local = [sum(axes[3 * j + i] * y[j] for j in range(3)) for i in range(3)]
-    local = [np.sign(v) * np.maximum(np.abs(v) - c[12 + i], 0.0) for i, v in enumerate(local)]
-    return [sum(axes[3 * j + i] * local[i] for i in range(3)) for j in range(3)]
+    axes = c[3:12].reshape(3, 3, -1)  # axes[j, i]: component j of axis i
+    local = _sum3(axes * (x - c[0:3])[:, None])
+    local = np.sign(local) * np.maximum(np.abs(local) - c[12:15], 0.0)
+    return _sum3((axes * local).transpose(1, 0, 2))
 
 
 _NORMALS = {
@@ -256,17 +266,23 @@ _NORMALS = {
 }
 
 
+def _normals_grouped(prims: Primitives, counts: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Unit outward normals (N, 3) at ``points`` (3, N), grouped by primitive as in
+    :func:`_intersect_grouped`."""
+    n = np.empty(points.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for kind, prim, ray in _kind_ranges(prims, counts):
+            table, normals = _NORMALS[kind]
+            n[:, ray] = normals(np.repeat(table(prims.take(prim)), counts[prim], axis=1), points[:, ray])
+    return (n / np.sqrt(np.sum(n * n, axis=0))).T
+
+
 def surface_normals(prims: Primitives, idx: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Unit outward normals (N, 3) at ``points`` (N, 3) on the surfaces of ``prims[idx]``."""
-    kind = prims.kind[idx]
-    n = np.zeros((3, len(idx)))
-    for k, (table, normals) in _NORMALS.items():
-        sel = np.flatnonzero(kind == k)
-        if len(sel):
-            with np.errstate(divide="ignore", invalid="ignore"):  # rows of other kinds are unused
-                c = np.take(table(prims), idx[sel], axis=1)
-            n[:, sel] = normals(c, np.take(points, sel, axis=0).T)
-    return (n / np.sqrt(np.sum(n * n, axis=0))).T
+    by_kind, order, counts = _grouping(prims, idx)
+    n = np.empty((len(order), 3))
+    n[order] = _normals_grouped(prims.take(by_kind), counts, np.asarray(points, float)[order].T)
+    return n
 
 
 def hull_depths(prims: Primitives, idx: np.ndarray, dirs: np.ndarray, beyond: np.ndarray):
@@ -276,13 +292,30 @@ def hull_depths(prims: Primitives, idx: np.ndarray, dirs: np.ndarray, beyond: np
     The point reflection ``x -> beyond * d - x`` maps each (centrally symmetric) primitive
     onto one that the camera ray meets first at ``beyond - exit``.
     """
-    centre = beyond[:, None] * dirs
+    probes = hull_probes(prims, idx, dirs, beyond)
+    t = intersect(probes, np.arange(len(probes)), np.repeat(dirs, 2, axis=0))
+    return hull_depths_from(t, beyond)
+
+
+def hull_probes(prims: Primitives, idx: np.ndarray, dirs: np.ndarray, beyond: np.ndarray) -> Primitives:
+    """The 2N primitives of :func:`hull_depths`: each ``prims[idx[i]]`` followed by its reflection
+    about ``beyond[i] * dirs[i] / 2``."""
     own = prims.take(idx)
-    mirrored = Primitives(own.kind, centre - own.p0, centre - own.p1, -own.axes, own.size,
-                          own.radius, own.part, own.owner, own.material)
-    n = len(idx)
-    t = intersect(Primitives.concatenate([own, mirrored]), np.arange(2 * n), np.concatenate([dirs, dirs]))
-    return t[:n], beyond - t[n:]
+    centre = beyond[:, None] * dirs
+
+    def pairs(a, b):  # (2N, ...)
+        return np.stack([a, b], axis=1).reshape(-1, *a.shape[1:])
+
+    return Primitives(
+        p0=pairs(own.p0, centre - own.p0), p1=pairs(own.p1, centre - own.p1), axes=pairs(own.axes, -own.axes),
+        **{name: np.repeat(getattr(own, name), 2) for name in ("kind", "radius", "part", "owner", "material")},
+        size=np.repeat(own.size, 2, axis=0),
+    )
+
+
+def hull_depths_from(t: np.ndarray, beyond: np.ndarray):
+    """:func:`hull_depths` (entry, exit) from the first-hit depths ``t`` (2N,) of :func:`hull_probes`."""
+    return t[0::2], beyond - t[1::2]
 
 
 def _hull_ellipsoids(prims: Primitives):
@@ -362,9 +395,21 @@ def pixel_rays(K: np.ndarray, u, v) -> np.ndarray:
 
 def raycast(prims: Primitives, K: np.ndarray, width: int, height: int) -> RayCast:
     """Render ``prims`` through the pinhole ``K`` (3, 3; zero skew) into a z-buffer."""
+    return raycast_and_probe(prims, K, width, height)[0]
+
+
+def raycast_and_probe(prims: Primitives, K: np.ndarray, width: int, height: int,
+                      probes: Primitives | None = None, probe_pixels: np.ndarray | None = None):
+    """:func:`raycast`, and in the same pass the depth (m,) of the first hit of each of the m
+    ``probes`` (not rendered) along the ray through its pixel ``probe_pixels`` (m, 2) = u, v,
+    as :func:`intersect` with those rays gives (inf for a miss)."""
+    n = len(prims)
+    box = pixel_bounds(prims, K, width, height)
+    if probes is not None:  # a probe is a primitive tested against its one pixel
+        prims = Primitives.concatenate([prims, probes])
+        box = np.concatenate([box, np.asarray(probe_pixels, np.int64)[:, [0, 1, 0, 1]]])
     by_kind = np.argsort(prims.kind, kind="stable")
-    sorted_prims = prims.take(by_kind)
-    box = pixel_bounds(sorted_prims, K, width, height)
+    sorted_prims, box = prims.take(by_kind), box[by_kind]
     w = np.maximum(box[:, 2] - box[:, 0] + 1, 0)
     h = np.where(w > 0, np.maximum(box[:, 3] - box[:, 1] + 1, 0), 0)
     counts = w * h
@@ -376,16 +421,23 @@ def raycast(prims: Primitives, K: np.ndarray, width: int, height: int) -> RayCas
     py = np.repeat(row_y, row_w)
     dx, dy = (px - K[0, 2]) / K[0, 0], (py - K[1, 2]) / K[1, 1]
     t = _intersect_grouped(sorted_prims, counts, dx, dy, np.ones_like(dx))
-    hit = np.flatnonzero((t > NEAR) & np.isfinite(t))
+    pair_prim = np.repeat(np.arange(len(prims)), counts)  # sorted primitive of each pair
+    probe = np.flatnonzero(by_kind >= n)  # sorted positions of the probes, one pair each
+    probe_t = np.empty(len(prims) - n)
+    probe_t[by_kind[probe] - n] = t[(np.cumsum(counts) - counts)[probe]]
+    hit = np.flatnonzero((t > NEAR) & np.isfinite(t) & (by_kind[pair_prim] < n))
     pixel = py[hit] * width + px[hit]
     depth = np.full(width * height, np.inf)
     np.minimum.at(depth, pixel, t[hit])
     front = t[hit] == depth[pixel]
     win, pixel = hit[front], pixel[front]
+    winner = pair_prim[win]  # sorted primitive of each covered pixel
     index = np.full(width * height, -1, np.int64)
-    index[pixel] = by_kind[np.repeat(np.arange(len(prims)), counts)[win]]
+    index[pixel] = by_kind[winner]
     normal_map = np.zeros((width * height, 3))
-    points = np.stack([t[win] * dx[win], t[win] * dy[win], t[win]], axis=1)
-    normal_map[pixel] = surface_normals(prims, index[pixel], points)
-    return RayCast(depth.reshape(height, width), normal_map.reshape(height, width, 3), index.reshape(height, width),
+    t = t[win]
+    normal_map[pixel] = _normals_grouped(sorted_prims, np.bincount(winner, minlength=len(prims)),
+                                         np.stack([t * dx[win], t * dy[win], t]))
+    cast = RayCast(depth.reshape(height, width), normal_map.reshape(height, width, 3), index.reshape(height, width),
                    np.flatnonzero(index >= 0))
+    return cast, probe_t

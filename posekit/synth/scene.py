@@ -32,7 +32,7 @@ from ..skeletons import get_skeleton
 from .body import JOINTS, BodyShape, forward_kinematics, rest_offsets, sample_pose
 from .bvh import PoseLibrary, load_bandai
 from .parts import NUM_MATERIALS, SKIN, HAIR, SHOES, Outfit, body_points, dress, host_table, point_indices
-from .render import NEAR, Primitives, hull_depths, pixel_rays, raycast
+from .render import NEAR, Primitives, hull_depths_from, hull_probes, pixel_rays, raycast_and_probe
 from .rotations import axis_rotation
 
 # A keypoint deeper than this share of its hosts' thickness along its ray is hidden by them:
@@ -134,10 +134,15 @@ class _Person:
     patterns: np.ndarray  # (NUM_MATERIALS, 10) pattern kind, frequency, phase, contrast, 2 directions
 
 
+_LIGHT_SKIN = np.array([0.96, 0.80, 0.69])
+_SKIN_RANGE = np.array([0.36, 0.22, 0.15]) - _LIGHT_SKIN  # to the darkest skin
+_HAIR_COLOURS = np.array([[0.05, 0.04, 0.03], [0.30, 0.18, 0.08], [0.85, 0.70, 0.40], [0.55, 0.20, 0.08],
+                          [0.65, 0.65, 0.65]])
+
+
 def _sample_colours(rng: np.random.Generator) -> np.ndarray:
-    skin = np.array([0.96, 0.80, 0.69]) + rng.uniform() * (np.array([0.36, 0.22, 0.15]) - (0.96, 0.80, 0.69))
-    hair = (np.array([[0.05, 0.04, 0.03], [0.30, 0.18, 0.08], [0.85, 0.70, 0.40], [0.55, 0.20, 0.08],
-                      [0.65, 0.65, 0.65]])[rng.integers(5)])
+    skin = _LIGHT_SKIN + rng.uniform() * _SKIN_RANGE
+    hair = _HAIR_COLOURS[rng.integers(5)]
     shoes = (0.08, 0.9, rng.uniform(0.1, 0.9))[rng.integers(3)] * rng.uniform(0.85, 1.0, 3)
     base = np.stack([skin, hair, rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.9, 3), shoes])
     base = np.clip(base * rng.uniform(0.92, 1.08, (NUM_MATERIALS, 3)), 0, 1)
@@ -296,7 +301,8 @@ def _background(rng, width, height, K, cam_R, cam_t, backgrounds_dir) -> np.ndar
     grid = rng.integers(2, 9)  # smooth colour noise: cubic up to 64 px, then linear (cheaper) to full size
     noise = cv2.resize(rng.random((grid, grid, 3)).astype(np.float32), (64, 64), interpolation=cv2.INTER_CUBIC)
     noise = noise * np.float32(rng.uniform(0.3, 1.0)) + rng.uniform(0, 0.6, 3).astype(np.float32)
-    base = np.clip(cv2.resize(noise, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1)
+    base = cv2.resize(noise, (width, height), interpolation=cv2.INTER_LINEAR)
+    np.clip(base, 0, 1, out=base)
     if choice < 0.75:
         return _room(rng, width, height, K, cam_R, cam_t, base)
     for _ in range(rng.integers(5, 30)):  # clutter
@@ -394,8 +400,17 @@ def render_scene(seed: int, index: int, config: SynthConfig = SynthConfig()) -> 
     cam_R, cam_t = _look_at(rng, spots, np.array([p.shape.height for p in people]))
     posed = [_pose_person(p, yaw, spot, i) for i, (p, yaw, spot) in enumerate(zip(people, yaws, spots))]
     prims = Primitives.concatenate([p.prims for p in posed]).transformed(cam_R, cam_t)
+    skeleton = get_skeleton(config.keypoints)
+    which = point_indices(skeleton.keypoints)
+    points = np.stack([p.points[which] for p in posed]) @ cam_R.T + cam_t  # (P, K, 3) camera frame
+    offsets = np.cumsum([0] + [len(p.names) for p in posed])
+    hosts = np.stack([np.where(h >= 0, h + o, -1) for h, o in
+                      zip((host_table(p.names)[which] for p in posed), offsets[:-1])])
+    rays = _keypoint_rays(points, hosts, K, W, H)
 
-    cast = raycast(prims, K, W, H)
+    # the keypoints' hosts along the keypoints' rays are probed in the same pass as the image
+    cast, probe_t = raycast_and_probe(prims, K, W, H, hull_probes(prims, rays.host, rays.dirs, rays.beyond),
+                                      np.repeat(np.stack([rays.pu, rays.pv], axis=1)[rays.pair], 2, axis=0))
     pixels = cast.pixels
     prim_at = np.take(cast.index, pixels)
     depth_at = np.take(cast.depth, pixels)
@@ -413,13 +428,7 @@ def render_scene(seed: int, index: int, config: SynthConfig = SynthConfig()) -> 
     ids[seen] = image_id * 100 + 1 + np.arange(len(seen))
     owner_map = np.full(H * W, -1, np.int64)
     owner_map[pixels] = owner
-    skeleton = get_skeleton(config.keypoints)
-    which = point_indices(skeleton.keypoints)
-    points = np.stack([p.points[which] for p in posed]) @ cam_R.T + cam_t  # (P, K, 3) camera frame
-    offsets = np.cumsum([0] + [len(p.names) for p in posed])
-    hosts = np.stack([np.where(h >= 0, h + o, -1) for h, o in
-                      zip((host_table(p.names)[which] for p in posed), offsets[:-1])])
-    keypoints = _keypoints(points, hosts, prims, K, cast, owner_map.reshape(H, W))
+    keypoints = _keypoints(rays, *hull_depths_from(probe_t, rays.beyond), cast, owner_map.reshape(H, W))
     joints = np.stack([p.points[:len(JOINTS)] for p in posed]) @ cam_R.T + cam_t
 
     def paint(values, dtype):
@@ -455,7 +464,9 @@ def _camera_effects(rng, image: np.ndarray) -> np.ndarray:
     """Optional defocus blur and sensor noise; float RGB in [0, 1] -> uint8."""
     if rng.random() < 0.5:
         image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.9))
-    image = rng.uniform(0, 0.03) * _sensor_noise(rng, *image.shape[:2]) + image
+    scale = rng.uniform(0, 0.03)  # drawn before the noise window
+    noise = np.multiply(_sensor_noise(rng, *image.shape[:2]), scale)
+    image = np.add(noise, image, out=noise)
     np.clip(image, 0, 1, out=image)
     image *= 255
     image += 0.5
@@ -473,35 +484,60 @@ def _tight_boxes(u: np.ndarray, v: np.ndarray, owner: np.ndarray, people: np.nda
     return boxes
 
 
-def _keypoints(points, hosts, prims, K, cast, owner_map) -> np.ndarray:
-    """(P, K, 3) projections and visibility of camera-frame ``points`` (P, K, 3) whose
-    enclosing primitives are ``hosts`` (P, K, slots; -1 pads). See the module docstring."""
-    H, W = owner_map.shape
+@dataclass
+class _KeypointRays:
+    """Keypoints (P, K) projected: pixel coordinates ``u``, ``v`` (P, K); the M inside the image,
+    ``person``, ``keypoint`` (M,), at pixel ``pu``, ``pv`` (M,) and depth ``z`` (M,); and one ray
+    per (keypoint, host) pair: ``pair`` (L,) index into the M, ``host`` (L,) primitive,
+    ``dirs`` (L, 3), ``beyond`` (L,) a depth past the host (for :func:`hull_probes`)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    person: np.ndarray
+    keypoint: np.ndarray
+    pu: np.ndarray
+    pv: np.ndarray
+    z: np.ndarray
+    pair: np.ndarray
+    host: np.ndarray
+    dirs: np.ndarray
+    beyond: np.ndarray
+
+
+def _keypoint_rays(points, hosts, K, width, height) -> _KeypointRays:
+    """Project camera-frame ``points`` (P, K, 3) whose enclosing primitives are ``hosts``
+    (P, K, slots; -1 pads)."""
     z = points[..., 2]
     in_front = z > NEAR
     safe_z = np.where(in_front, z, 1.0)
     u = K[0, 0] * points[..., 0] / safe_z + K[0, 2]
     v = K[1, 1] * points[..., 1] / safe_z + K[1, 2]
     pu, pv = np.floor(u + 0.5).astype(np.int64), np.floor(v + 0.5).astype(np.int64)
-    inside = in_front & (pu >= 0) & (pu < W) & (pv >= 0) & (pv < H)
-    vis = np.zeros(z.shape)
+    inside = in_front & (pu >= 0) & (pu < width) & (pv >= 0) & (pv < height)
     p_idx, k_idx = np.nonzero(inside)
-    if len(p_idx):
-        pu_i, pv_i, z_i = pu[p_idx, k_idx], pv[p_idx, k_idx], z[p_idx, k_idx]
-        rays = pixel_rays(K, pu_i, pv_i)
-        # every (keypoint, host) pair at once: the hosts' extent along the ray, around the point
-        point, slot = np.nonzero(hosts[p_idx, k_idx] >= 0)
-        host = hosts[p_idx[point], k_idx[point], slot]
-        t_in, t_out = hull_depths(prims, host, rays[point], z_i[point] + 10.0)
+    pu, pv, z = pu[p_idx, k_idx], pv[p_idx, k_idx], z[p_idx, k_idx]
+    # every (keypoint, host) pair at once
+    pair, slot = np.nonzero(hosts[p_idx, k_idx] >= 0)
+    host = hosts[p_idx[pair], k_idx[pair], slot]
+    return _KeypointRays(u, v, p_idx, k_idx, pu, pv, z, pair, host, pixel_rays(K, pu, pv)[pair], z[pair] + 10.0)
+
+
+def _keypoints(rays: _KeypointRays, t_in, t_out, cast, owner_map) -> np.ndarray:
+    """(P, K, 3) projections and visibility (see the module docstring) of the keypoints of
+    ``rays``, given where each (keypoint, host) ray enters and leaves its host (``t_in``,
+    ``t_out`` (L,), :func:`hull_depths`)."""
+    vis = np.zeros(rays.u.shape)
+    if len(rays.z):
+        # the hosts' extent along the ray, around the point
         met = np.isfinite(t_in)
-        entry, leave = z_i.copy(), z_i.copy()
-        np.minimum.at(entry, point[met], t_in[met])
-        np.maximum.at(leave, point[met], t_out[met])
-        first = cast.depth[pv_i, pu_i]  # inf on background
+        entry, leave = rays.z.copy(), rays.z.copy()
+        np.minimum.at(entry, rays.pair[met], t_in[met])
+        np.maximum.at(leave, rays.pair[met], t_out[met])
+        first = cast.depth[rays.pv, rays.pu]  # inf on background
         seen = (
-            (owner_map[pv_i, pu_i] == p_idx)
+            (owner_map[rays.pv, rays.pu] == rays.person)
             & (first >= entry - 1e-4)  # nothing but the hosts in front
-            & (z_i - entry <= FAR_SIDE * (leave - entry))  # and not behind their bulk
+            & (rays.z - entry <= FAR_SIDE * (leave - entry))  # and not behind their bulk
         )
-        vis[p_idx, k_idx] = np.where(seen, 2, 1)
-    return np.stack([u, v, vis], axis=-1)
+        vis[rays.person, rays.keypoint] = np.where(seen, 2, 1)
+    return np.stack([rays.u, rays.v, vis], axis=-1)

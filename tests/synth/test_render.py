@@ -129,3 +129,22 @@ def test_hull_depths_are_where_rays_enter_and_leave_the_primitive(kind):
     assert np.abs(sdf(kind, prim, t_out[hit, None] * rays[hit])).max() < 1e-9
     middle = 0.5 * (t_in[hit] + t_out[hit])[:, None] * rays[hit]
     assert np.all(sdf(kind, prim, middle[t_out[hit] - t_in[hit] > 1e-6]) < 0)
+
+
+def test_probes_are_intersected_in_the_render_pass_without_being_drawn():
+    rng = np.random.default_rng(7)
+    prims = Primitives.concatenate([random_primitive(k, rng) for k in (ROUNDED_BOX, CAPSULE, ELLIPSOID, CAPSULE)])
+    v, u = np.mgrid[0:H, 0:W]
+    pixels = np.stack([u.ravel(), v.ravel()], axis=1)
+    rays = render.pixel_rays(K, pixels[:, 0], pixels[:, 1])
+    idx = np.arange(len(pixels)) % len(prims)
+    beyond = np.full(len(pixels), 20.0)
+    probes = render.hull_probes(prims, idx, rays, beyond)
+    cast, t = render.raycast_and_probe(prims, K, W, H, probes, np.repeat(pixels, 2, axis=0))
+    plain = render.raycast(prims, K, W, H)
+    for field in ("depth", "normals", "index", "pixels"):
+        np.testing.assert_array_equal(getattr(cast, field), getattr(plain, field))
+    t_in, t_out = render.hull_depths_from(t, beyond)
+    assert np.isfinite(t_in).sum() > 100
+    for got, want in zip((t_in, t_out), render.hull_depths(prims, idx, rays, beyond)):
+        np.testing.assert_array_equal(got, want)

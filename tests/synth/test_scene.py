@@ -153,7 +153,7 @@ def _render_person(yaw: float):
     """One person in the neutral pose, 3 m in front of the camera, turned by ``yaw``."""
     from posekit.synth import body
     from posekit.synth.rotations import axis_rotation
-    from posekit.synth.scene import _keypoints
+    from posekit.synth.scene import _keypoint_rays, _keypoints
 
     shape = body.BodyShape()
     pose = body.neutral_pose()
@@ -166,7 +166,9 @@ def _render_person(yaw: float):
     K = np.array([[200.0, 0, 63.5], [0, 200.0, 95.5], [0, 0, 1]])
     cast = render.raycast(prims, K, 128, 192)
     owner = np.where(cast.index >= 0, 0, -1)
-    kps = _keypoints(points[None], parts.host_table(names)[None], prims, K, cast, owner)[0]
+    rays = _keypoint_rays(points[None], parts.host_table(names)[None], K, 128, 192)
+    t_in, t_out = render.hull_depths(prims, rays.host, rays.dirs, rays.beyond)
+    kps = _keypoints(rays, t_in, t_out, cast, owner)[0]
     return {name: kps[i, 2] for i, name in enumerate(parts.POINTS)}
 
 
