@@ -1,0 +1,78 @@
+"""The bundled zoo: every model loads from its sidecar, and the default one really finds people's joints."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posekit.io import load_model
+from tests.conftest import shared
+
+ZOO = Path(__file__).resolve().parents[2] / "posekit" / "zoo"
+SIDECARS = sorted(p for p in ZOO.glob("*.json") if p.name != "aliases.json")
+SIDECAR_KEYS = {"format", "task", "model", "skeleton", "codec", "input_size", "normalisation", "training_data",
+                "metric", "command", "storage_dtype"}
+
+
+@pytest.mark.parametrize("sidecar", SIDECARS, ids=[p.stem for p in SIDECARS])
+def test_zoo_model_loads_from_its_sidecar_and_fits_the_size_budget(sidecar):
+    meta = json.loads(sidecar.read_text())
+    assert SIDECAR_KEYS <= meta.keys(), f"{sidecar.name} lacks {SIDECAR_KEYS - meta.keys()}"
+    assert sidecar.with_suffix(".safetensors").stat().st_size <= 10 * 2**20
+    model, loaded = load_model(sidecar.stem)
+    assert loaded["skeleton"] == meta["skeleton"]
+    w, h = meta["input_size"]
+    with torch.no_grad():
+        outputs = _tensors(model(torch.rand(1, 3, h, w)))
+    assert outputs and all(torch.isfinite(t).all() for t in outputs)
+
+
+def _tensors(out) -> list[torch.Tensor]:
+    """Every tensor in a model's (possibly nested, per-stage) output."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    items = out.values() if isinstance(out, dict) else out
+    return [t for item in items for t in _tensors(item)]
+
+
+def test_zoo_aliases_point_at_bundled_models():
+    aliases = json.loads((ZOO / "aliases.json").read_text())
+    for alias, name in aliases.items():
+        assert (ZOO / f"{name}.safetensors").exists(), f"alias {alias!r} -> missing {name!r}"
+
+
+def test_default_model_finds_lspet_test_joints():
+    """On the first 100 LSPET test people the bundled default scores far above chance (its full-split
+    figure is in docs/BENCHMARKS.md); a broken codec, normalisation or flip would drop it near zero."""
+    from posekit.data.coco import load_coco
+    from posekit.data.lsp import convert_lsp
+    from posekit.data.topdown import TopDownDataset
+    from posekit.inference.topdown import TopDownEstimator, predict_dataset
+    from posekit.metrics.pck import evaluate_pck
+
+    lsp = shared("lspet")
+    gt = load_coco(convert_lsp(lsp / "joints.mat", lsp / "images", None, "8501:8600"), images_dir=lsp / "images")
+    estimator = TopDownEstimator.load("default")
+    dataset = TopDownDataset(gt, estimator.codec, None, estimator.padding)
+    results = predict_dataset(estimator.model, dataset, flip=True, mean=estimator.mean, std=estimator.std)
+    assert evaluate_pck(gt, results)["PCK@0.2"] >= 0.40
+
+
+def test_demo_finds_the_astronauts_upper_body(tmp_path):
+    """``posekit demo`` writes overlays and predictions; on the astronaut photo (a frontal portrait) the
+    head top lies above the neck, the neck above both shoulders, and her right shoulder on the image's left."""
+    pytest.importorskip("skimage")
+    from posekit.demo import run_demo
+    from posekit.skeletons import LSP14
+
+    lines = run_demo(tmp_path)
+    assert (tmp_path / "astronaut_pose.png").exists() and (tmp_path / "cameraman_pose.png").exists(), lines
+    results = {r["file_name"]: r for r in json.loads((tmp_path / "predictions.json").read_text())}
+    kps = np.asarray(results["astronaut.png"]["keypoints"]).reshape(-1, 3)
+    head, neck, right, left = (kps[LSP14.index(n)] for n in ("head_top", "neck", "right_shoulder", "left_shoulder"))
+    assert head[1] < neck[1] < min(right[1], left[1])
+    assert right[0] < neck[0] < left[0]
+    assert min(head[2], neck[2], right[2], left[2]) > 0.3
