@@ -1,7 +1,7 @@
 """Model cost and speed on CPU: params, GFLOPs, latency per crop (batch 1 and 32),
 training throughput, and achieved GFLOP/s against a measured fp32 matmul peak.
 
-    python benchmarks/bench_models.py [--models a,b] [--threads 2] [--repeats 5] [--record]
+    python benchmarks/bench_models.py [--models NAME_PREFIX,...] [--threads 2] [--repeats 5] [--record]
 
 GFLOPs are counted by torch.utils.flop_counter.FlopCounterMode (1 multiply-add = 2 FLOPs).
 """
@@ -18,7 +18,8 @@ from common import record, table
 
 # name -> (factory, params, input (W, H))
 DEFAULT_MODELS = {
-    "simplebaseline_resnet18 (width 32, head 128; bundled)": ("simplebaseline_resnet18", {"head_channels": 128, "width": 32}, (128, 128)),
+    "simplebaseline_resnet18 (width 32, head 128; bundled)": ("simplebaseline_resnet18", {"head_channels": 128, "width": 32}, (160, 160)),
+    "simplebaseline_resnet18 (width 32, head 128; stage 1)": ("simplebaseline_resnet18", {"head_channels": 128, "width": 32}, (128, 128)),
     "simplebaseline_resnet18 (width 64, head 128)": ("simplebaseline_resnet18", {"head_channels": 128}, (128, 128)),
     "vitpose_tiny_simple": ("vitpose_tiny_simple", {"input_size": [128, 128]}, (128, 128)),
     "cpm_small": ("cpm_small", {}, (128, 128)),
@@ -94,12 +95,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--models", help="comma-separated prefixes of the row names below (default: all)")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
+    prefixes = args.models.split(",") if args.models else [""]
+    chosen = {k: v for k, v in DEFAULT_MODELS.items() if any(k.startswith(p) for p in prefixes)}
+    if not chosen:
+        ap.error(f"--models {args.models!r} matches none of: {', '.join(DEFAULT_MODELS)}")
     torch.set_num_threads(args.threads)
     peak = matmul_peak(args.threads, args.repeats)
     rows = []
-    for name, (factory, params, size) in DEFAULT_MODELS.items():
+    for name, (factory, params, size) in chosen.items():
         r = measure(name, factory, params, size, args.repeats, channels_last=not factory.startswith("vitpose"))
         rows.append([r["name"], r["input"], f"{r['params_m']:.2f}", f"{r['gflops']:.2f}", f"{r['lat1_ms']:.1f}",
                      f"{r['lat32_ms_per_crop']:.1f}", f"{r['train_sps']:.1f}", f"{r['achieved']:.1f}",
@@ -110,7 +116,8 @@ def main():
     print(text)
     if args.record:
         record(f"Model cost and speed (CPU, {args.threads} threads)", text,
-               f"python benchmarks/bench_models.py --threads {args.threads} --record")
+               "python benchmarks/bench_models.py " + (f"--models '{args.models}' " if args.models else "")
+               + f"--threads {args.threads} --record")
 
 
 if __name__ == "__main__":
