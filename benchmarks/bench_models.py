@@ -12,9 +12,8 @@ import statistics
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from common import record, table
+from common import flops, median_time, record, table
 
 # name -> (factory, params, input (W, H))
 DEFAULT_MODELS = {
@@ -38,22 +37,6 @@ def matmul_peak(threads: int, repeats: int) -> float:
         a @ b
         rates.append(2 * 2048**3 / (time.perf_counter() - t) / 1e9)
     return statistics.median(rates)
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def flops(model, x) -> float:
-    with FlopCounterMode(display=False) as counter:
-        model(x)
-    return counter.get_total_flops()
 
 
 def measure(name, factory, params, size, repeats, channels_last):

@@ -24,6 +24,26 @@ def median_rate(fn, items: int, repeats: int = 5, warmup: int = 1) -> tuple[floa
     return statistics.median(rates), rates
 
 
+def median_time(fn, repeats: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs, after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def flops(model, x) -> float:
+    """FLOPs of ``model(x)`` counted by torch.utils.flop_counter (1 multiply-add = 2 FLOPs)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops()
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
