@@ -44,21 +44,36 @@ def test_zoo_aliases_point_at_bundled_models():
         assert (ZOO / f"{name}.safetensors").exists(), f"alias {alias!r} -> missing {name!r}"
 
 
-def test_default_model_finds_lspet_test_joints():
-    """On the first 100 LSPET test people the bundled default scores far above chance (its full-split
-    figure is in docs/BENCHMARKS.md); a broken codec, normalisation or flip would drop it near zero."""
+def _meta(sidecar: Path) -> dict:
+    return json.loads(sidecar.read_text())
+
+
+LSP_TOPDOWN = [p for p in SIDECARS if _meta(p)["task"] == "topdown" and _meta(p)["skeleton"] == "lsp14"]
+
+
+@pytest.mark.parametrize("sidecar", LSP_TOPDOWN, ids=[p.stem for p in LSP_TOPDOWN])
+def test_bundled_lsp_model_reproduces_its_recorded_pck(sidecar):
+    """On the first 100 LSPET test people every bundled top-down LSP model scores at least 0.85x the full-split
+    PCK@0.2 (flip) its sidecar records (the subset differs a little from the whole); a broken codec,
+    normalisation or flip would drop it near zero."""
     from posekit.data.coco import load_coco
     from posekit.data.lsp import convert_lsp
     from posekit.data.topdown import TopDownDataset
     from posekit.inference.topdown import TopDownEstimator, predict_dataset
     from posekit.metrics.pck import evaluate_pck
 
+    recorded = _meta(sidecar)["test_metrics"]["PCK@0.2_flip"]
     lsp = shared("lspet")
     gt = load_coco(convert_lsp(lsp / "joints.mat", lsp / "images", None, "8501:8600"), images_dir=lsp / "images")
-    estimator = TopDownEstimator.load("default")
+    estimator = TopDownEstimator.load(sidecar.stem)
     dataset = TopDownDataset(gt, estimator.codec, None, estimator.padding)
     results = predict_dataset(estimator.model, dataset, flip=True, mean=estimator.mean, std=estimator.std)
-    assert evaluate_pck(gt, results)["PCK@0.2"] >= 0.40
+    assert evaluate_pck(gt, results)["PCK@0.2"] >= 0.85 * recorded
+
+
+def test_the_default_is_among_the_checked_lsp_models():
+    default = json.loads((ZOO / "aliases.json").read_text())["default"]
+    assert default in [p.stem for p in LSP_TOPDOWN]
 
 
 def test_demo_finds_the_astronauts_upper_body(tmp_path):
