@@ -12,23 +12,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 
 import numpy as np
 
-from common import ROOT, record, table
+from common import ROOT, median_time, record, table
 
 sys.path.insert(0, str(ROOT))  # for the tests' scene generator
-
-
-def _median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
 
 
 def main():
@@ -53,12 +42,12 @@ def main():
         for _ in range(args.scenes):
             people = random_scene(COCO17, n, rng, map_size=codec.heatmap_size)
             people[..., :2] = codec.to_input(people[..., :2])
-            encode.append(_median_ms(lambda: codec.encode(people), args.repeats))
+            encode.append(1e3 * median_time(lambda: codec.encode(people), args.repeats))
             maps = codec.encode(people)
             hm, pafs = maps["heatmaps"], maps["pafs"]
-            peaks.append(_median_ms(lambda: find_peaks(hm), args.repeats))
-            hungarian.append(_median_ms(lambda: group(hm, pafs, COCO17), args.repeats))
-            greedy.append(_median_ms(lambda: group(hm, pafs, COCO17, matching="greedy"), args.repeats))
+            peaks.append(1e3 * median_time(lambda: find_peaks(hm), args.repeats))
+            hungarian.append(1e3 * median_time(lambda: group(hm, pafs, COCO17), args.repeats))
+            greedy.append(1e3 * median_time(lambda: group(hm, pafs, COCO17, matching="greedy"), args.repeats))
             recovered += len(group(hm, pafs, COCO17)) == n
         rows.append([n, statistics.median(hungarian), statistics.median(greedy), statistics.median(peaks),
                      statistics.median(encode), f"{recovered}/{args.scenes}"])
