@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from ..codecs.paf import PAFCodec, ignore_polygons
 from .coco import CocoKeypoints
 from .topdown import Augment
-from .transforms import apply_affine, bgr_to_rgb_planes, colour_jitter, warp_image
+from .transforms import apply_affine, crop_rgb_planes
 
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -74,14 +74,12 @@ class BottomUpDataset(Dataset):
             raise FileNotFoundError(f"{info.path}: image file missing or unreadable (image id {info.id})")
         size = self.codec.input_size
         affine = letterbox_matrix((image.shape[1], image.shape[0]), size)
-        flip = False
+        flip, rng = False, None
         if self.augment:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             jitter, flip = augment_matrix(size, self.augment, rng)
             affine = _compose(jitter, affine)
-        crop = warp_image(image, affine, size)
-        if self.augment and self.augment.colour > 0:
-            crop = colour_jitter(crop, self.augment.colour, rng)
+        planes = crop_rgb_planes(image, affine, size, self.augment.colour if self.augment else 0.0, rng)
 
         people = self.people[info.id]
         annotated = [p for p in people if not p.iscrowd and p.num_keypoints > 0]
@@ -99,7 +97,7 @@ class BottomUpDataset(Dataset):
                                    [_polygon_or_none(self.segmentations.get(p.id)) for p in missing])
         targets = self.codec.encode(kps, [apply_affine(poly, affine) for poly in polygons])
         return {
-            "image": torch.from_numpy(bgr_to_rgb_planes(crop)),
+            "image": torch.from_numpy(planes),
             **{name: torch.from_numpy(v) for name, v in targets.items()},
             "affine": torch.from_numpy(affine),
             "image_id": info.id,

@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from ..skeletons import Skeleton
 from .coco import CocoKeypoints, Person
-from .transforms import apply_affine, bgr_to_rgb_planes, box_to_centre_scale, colour_jitter, crop_matrix, warp_image
+from .transforms import apply_affine, box_to_centre_scale, crop_matrix, crop_rgb_planes, warp_image
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0..255
 IMAGENET_STD = (58.395, 57.12, 57.375)
@@ -110,9 +110,8 @@ class TopDownDataset(Dataset):
             flip = rng.random() < a.flip_prob
         affine = crop_matrix(centre, scale, rotation, (input_w, input_h), flip)
         image, reduction = read_reduced(info.path, min(scale[0] / input_w, scale[1] / input_h))
-        crop = warp_image(image, affine @ reduction, (input_w, input_h))  # BGR
-        if self.augment and self.augment.colour > 0:
-            crop = colour_jitter(crop, self.augment.colour, rng)
+        colour = self.augment.colour if self.augment else 0.0
+        planes = crop_rgb_planes(image, affine @ reduction, (input_w, input_h), colour, rng)
         crop_kps = apply_affine(keypoints, affine)
         if flip:
             crop_kps = crop_kps[self.skeleton.flip_index]
@@ -120,7 +119,7 @@ class TopDownDataset(Dataset):
         inside = (crop_kps[:, 0] >= 0) & (crop_kps[:, 0] <= input_w - 1) & (crop_kps[:, 1] >= 0) & (crop_kps[:, 1] <= input_h - 1)
         targets = self.codec.encode(crop_kps, (visible > 0) & inside)
         return {
-            "image": torch.from_numpy(bgr_to_rgb_planes(crop)),
+            "image": torch.from_numpy(planes),
             "heatmaps": torch.from_numpy(targets["heatmaps"]),
             "weights": torch.from_numpy(targets["weights"]),
             "keypoints": torch.from_numpy(crop_kps.astype(np.float32)),

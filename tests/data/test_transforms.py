@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.data.transforms import (apply_affine, bgr_to_rgb_planes, box_to_centre_scale, colour_jitter, crop_matrix,
+from posekit.data.transforms import (apply_affine, box_to_centre_scale, crop_matrix, crop_rgb_planes,
                                      invert_affine, warp_image)
 
 
@@ -70,17 +70,30 @@ def test_reduced_decoding_keeps_content_where_the_affine_sends_it(tmp_path, down
     np.testing.assert_allclose(centroid, apply_affine(spot[None], m)[0], atol=0.15)
 
 
-def test_bgr_to_rgb_planes_equals_channel_swap_and_transpose():
-    bgr = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(bgr_to_rgb_planes(bgr), bgr[:, :, ::-1].transpose(2, 0, 1))
+def test_crop_rgb_planes_without_colour_equals_warp_and_channel_swap():
+    bgr = np.random.default_rng(0).integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+    np.testing.assert_array_equal(crop_rgb_planes(bgr, identity, (90, 120)), bgr[:, :, ::-1].transpose(2, 0, 1))
+    # rotated, scaled, flipped and reaching past the border: same pixels as the 3-channel warp of the whole image
+    m = crop_matrix([50.0, 70.0], [80.0, 100.0], 25.0, (48, 64), flip=True)
+    expected = warp_image(bgr, m, (48, 64))[:, :, ::-1].transpose(2, 0, 1).astype(int)
+    assert np.abs(crop_rgb_planes(bgr, m, (48, 64)).astype(int) - expected).max() <= 1
+
+
+def test_crop_rgb_planes_outside_the_image_is_black():
+    bgr = np.full((20, 20, 3), 200, np.uint8)
+    m = crop_matrix([500.0, 500.0], [10.0, 10.0], 0.0, (8, 8))
+    assert not crop_rgb_planes(bgr, m, (8, 8)).any()
 
 
 def test_colour_jitter_matches_its_formula():
-    rng_image = np.random.default_rng(1)
-    bgr = rng_image.integers(0, 256, (40, 30, 3), dtype=np.uint8)
-    out = colour_jitter(bgr, 0.4, np.random.default_rng(7)).astype(np.float64)
+    bgr = np.random.default_rng(1).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+    out = crop_rgb_planes(bgr, identity, (30, 40), 0.4, np.random.default_rng(7)).transpose(1, 2, 0).astype(np.float64)
     b, c, s = np.random.default_rng(7).uniform(0.6, 1.4, 3)
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float64)[..., None]
-    expected = np.clip(b * (c * (s * bgr + (1 - s) * grey) + (1 - c) * grey.mean()), 0, 255)
-    assert np.abs(out - expected).max() <= 1.0  # uint8 rounding
-    assert colour_jitter(bgr, 0.0, np.random.default_rng(3)).tolist() == bgr.tolist()
+    rgb = bgr[:, :, ::-1].astype(np.float64)
+    grey = (rgb @ [0.299, 0.587, 0.114])[..., None]
+    expected = np.clip(b * (c * (s * rgb + (1 - s) * grey) + (1 - c) * grey.mean()), 0, 255)
+    assert np.abs(out - expected).max() <= 1.0  # uint8 rounding (cv2.transform works in fixed point)
+    # the draws are used: another seed gives other colours
+    assert crop_rgb_planes(bgr, identity, (30, 40), 0.4, np.random.default_rng(8)).tolist() != out.astype(np.uint8).transpose(2, 0, 1).tolist()
