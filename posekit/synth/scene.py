@@ -301,8 +301,7 @@ def _background(rng, width, height, K, cam_R, cam_t, backgrounds_dir) -> np.ndar
     grid = rng.integers(2, 9)  # smooth colour noise: cubic up to 64 px, then linear (cheaper) to full size
     noise = cv2.resize(rng.random((grid, grid, 3)).astype(np.float32), (64, 64), interpolation=cv2.INTER_CUBIC)
     noise = noise * np.float32(rng.uniform(0.3, 1.0)) + rng.uniform(0, 0.6, 3).astype(np.float32)
-    base = cv2.resize(noise, (width, height), interpolation=cv2.INTER_LINEAR)
-    np.clip(base, 0, 1, out=base)
+    base = cv2.resize(np.clip(noise, 0, 1, out=noise), (width, height), interpolation=cv2.INTER_LINEAR)
     if choice < 0.75:
         return _room(rng, width, height, K, cam_R, cam_t, base)
     for _ in range(rng.integers(5, 30)):  # clutter
@@ -320,50 +319,62 @@ def _background(rng, width, height, K, cam_R, cam_t, backgrounds_dir) -> np.ndar
     return base
 
 
+_CHECKER = (np.add.outer(np.arange(32) // 16, np.arange(32) // 16) % 2).astype(np.float32)[..., None]  # (32, 32, 1)
+
+
 def _room(rng, width, height, K, cam_R, cam_t, wall) -> np.ndarray:
-    """A tiled floor (the plane y = 0) in perspective in front of ``wall`` (H, W, 3)."""
+    """A tiled floor (the plane y = 0) in perspective in front of ``wall`` (H, W, 3).
+
+    The floor is drawn and hazed at half resolution (nearest texels, then a linear
+    upsampling); only its horizon, the mask, is computed at full resolution."""
     # one period of the tiling (2 x 2 tiles of 16 px), wrapped over the whole plane
     c1, c2 = rng.uniform(0.1, 0.9, 3).astype(np.float32), rng.uniform(0.1, 0.9, 3).astype(np.float32)
-    check = (np.add.outer(np.arange(32) // 16, np.arange(32) // 16) % 2).astype(np.float32)[..., None]
-    texture = c1 * check + c2 * (1 - check)
+    texture = c2 + (c1 - c2) * _CHECKER
     metres_per_texel = rng.uniform(0.3, 1.2) / 16
     # floor (x, z) -> image: K (x R[:, 0] + z R[:, 2] + t); texel (p, q) = (x, z) / metres_per_texel
-    floor_to_image = K @ np.stack([cam_R[:, 0], cam_R[:, 2], cam_t], axis=1) @ np.diag([metres_per_texel] * 2 + [1])
-    half = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]])  # drawn at half resolution, for speed
-    size = ((width + 1) // 2, (height + 1) // 2)
-    floor = cv2.warpPerspective(texture, half @ floor_to_image, size, flags=cv2.INTER_LINEAR,
+    floor_to_image = (K @ np.stack([cam_R[:, 0], cam_R[:, 2], cam_t], axis=1)) * (metres_per_texel, metres_per_texel, 1)
+    half = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]])  # full -> half resolution pixels
+    hw, hh = (width + 1) // 2, (height + 1) // 2
+    floor = cv2.warpPerspective(texture, half @ floor_to_image, (hw, hh), flags=cv2.INTER_NEAREST,
                                 borderMode=cv2.BORDER_WRAP)
-    floor = cv2.resize(floor, (width, height), interpolation=cv2.INTER_LINEAR)
-    # where rays go down, and how far they travel: world ray y = a u + b v + c (pixel u, v)
-    a, b, c = (cam_R.T @ np.linalg.inv(K))[1].astype(np.float32)
-    ray_y = a * np.arange(width, dtype=np.float32)[None, :] + b * np.arange(height, dtype=np.float32)[:, None] + c
-    camera_height = -(cam_R.T @ cam_t)[1]
-    on_floor = (ray_y < -camera_height / 60).astype(np.uint8)  # the floor, up to 60 (ray z-lengths) away
-    rows = np.flatnonzero(on_floor.any(axis=1))  # a band of rows: ray_y is linear in u and v
+    # where rays go down, and how far they travel: world ray y = R[:, 1] . K^-1 (u, v, 1) = a u + b v + c
+    (fx, _, cx), (_, fy, cy) = K[:2]
+    a, b = cam_R[0, 1] / fx, cam_R[1, 1] / fy
+    a, b, c = np.float32(a), np.float32(b), np.float32(cam_R[2, 1] - a * cx - b * cy)
+    camera_height = np.float32(-(cam_R.T @ cam_t)[1])
+    horizon = -camera_height / 60  # the floor, up to 60 (ray z-lengths) away
+    centres = np.arange(max(hw, hh), dtype=np.float32) * 2 + np.float32(0.5)  # half-size pixel centres
+    ray_y = a * centres[None, :hw] + (b * centres[:hh, None] + c)
+    rows = np.flatnonzero(ray_y.min(axis=1) < horizon)  # a band of rows: ray_y is linear in u and v
     if len(rows):
         band = slice(rows[0], rows[-1] + 1)
-        distance = np.float32(camera_height) / -np.minimum(ray_y[band], np.float32(-1e-6))  # along the optical axis
-        haze = 1 - np.exp(-distance / np.float32(15))  # fades the tiles towards the horizon
-        faded = floor[band] - 0.5
-        faded *= haze[..., None]
-        floor[band] -= faded
-    return cv2.copyTo(floor, on_floor, wall)
+        # the tiles fade to grey towards the horizon with the distance along the optical axis
+        fade = np.exp(camera_height / np.float32(15) / np.minimum(ray_y[band], np.float32(-1e-6)))
+        floor[band] -= 0.5
+        floor[band] *= fade[..., None]
+        floor[band] += 0.5
+    floor = cv2.resize(floor, (width, height), interpolation=cv2.INTER_LINEAR)
+    u, v = np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
+    on_floor = (a * u[None, :] + (b * v + c)[:, None]) < horizon
+    return cv2.copyTo(floor, on_floor.view(np.uint8), wall)
 
 
 @functools.lru_cache(maxsize=1)
-def _noise_tile() -> np.ndarray:
-    """A fixed (512, 512, 3) float32 tile of unit Gaussian noise."""
-    return np.random.default_rng(0).standard_normal((512, 512, 3), dtype=np.float32)
+def _noise_tiles() -> tuple[np.ndarray, np.ndarray]:
+    """A fixed (512, 512, 3) float32 tile of unit Gaussian noise, and its upside-down copy."""
+    tile = np.random.default_rng(0).standard_normal((512, 512, 3), dtype=np.float32)
+    return tile, tile[::-1].copy()
 
 
 def _sensor_noise(rng, height: int, width: int) -> np.ndarray:
-    """Unit Gaussian pixel noise (H, W, 3): a randomly shifted and flipped window of a fixed tile."""
-    tile = _noise_tile()
-    if height > tile.shape[0] or width > tile.shape[1]:
-        tile = np.tile(tile, (height // tile.shape[0] + 1, width // tile.shape[1] + 1, 1))
-    y, x = rng.integers(0, tile.shape[0] - height + 1), rng.integers(0, tile.shape[1] - width + 1)
-    window = tile[y:y + height, x:x + width]
-    return window[::-1] if rng.random() < 0.5 else window
+    """Unit Gaussian pixel noise (H, W, 3): a randomly shifted window of a fixed tile or of its
+    upside-down copy (rows contiguous, as cv2 wants them)."""
+    tiles = _noise_tiles()
+    if height > tiles[0].shape[0] or width > tiles[0].shape[1]:
+        reps = (height // tiles[0].shape[0] + 1, width // tiles[0].shape[1] + 1, 1)
+        tiles = tuple(np.tile(t, reps) for t in tiles)
+    y, x = rng.integers(0, tiles[0].shape[0] - height + 1), rng.integers(0, tiles[0].shape[1] - width + 1)
+    return tiles[int(rng.random() < 0.5)][y:y + height, x:x + width]
 
 
 # ----------------------------------------------------------------------------- the scene
@@ -465,12 +476,8 @@ def _camera_effects(rng, image: np.ndarray) -> np.ndarray:
     if rng.random() < 0.5:
         image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.9))
     scale = rng.uniform(0, 0.03)  # drawn before the noise window
-    noise = np.multiply(_sensor_noise(rng, *image.shape[:2]), scale)
-    image = np.add(noise, image, out=noise)
-    np.clip(image, 0, 1, out=image)
-    image *= 255
-    image += 0.5
-    return image.astype(np.uint8)
+    # 255 (image + scale noise), rounded and saturated to uint8 in one pass
+    return cv2.addWeighted(image, 255.0, _sensor_noise(rng, *image.shape[:2]), 255.0 * scale, 0.0, dtype=cv2.CV_8U)
 
 
 def _tight_boxes(u: np.ndarray, v: np.ndarray, owner: np.ndarray, people: np.ndarray) -> np.ndarray:
