@@ -256,9 +256,9 @@ def _pose_person(person: _Person, yaw: float, spot: np.ndarray, owner: int) -> _
 
 # ----------------------------------------------------------------------------- appearance
 def _shade(rng, prims, people, posed, hit, index, normals, cam_R, cam_t):
-    """Colours (M, 3) of the M covered pixels at camera-frame points ``hit`` (M, 3) on
-    primitives ``index`` (M,): a solid texture in each person's body frame, times
-    Lambert + ambient lighting."""
+    """Colours (3, M) float32 of the M covered pixels at camera-frame points ``hit`` (3, M)
+    float32 on primitives ``index`` (M,) with unit normals ``normals`` (M, 3): a solid texture
+    in each person's body frame, times Lambert + ambient lighting."""
     # per (person, material): the two texture waves as phase = g . x_camera + h, with the
     # camera -> body map q = A x + b; the weights of the three patterns; the two colours
     frames = np.stack([p.frame for p in posed])
@@ -270,20 +270,24 @@ def _shade(rng, prims, people, posed, hit, index, normals, cam_R, cam_t):
         k = 2 * np.pi * patterns[..., 1:2] * u
         rows += [np.einsum("pij,pmi->pmj", A, k), (np.einsum("pi,pmi->pm", b, k) + phase)[..., None]]
     weights = (patterns[..., :1] == (1, 2, 3)) * patterns[..., 3:4]  # stripes, checks, noise
-    colours = np.stack([p.colours for p in people]).reshape(len(people), NUM_MATERIALS, 6)
-    table = np.concatenate(rows + [weights, colours], axis=-1).reshape(len(people) * NUM_MATERIALS, -1).T
-    t = np.take(table, prims.owner[index] * NUM_MATERIALS + prims.material[index], axis=1)
-    x, y, z = hit.T
-    s = np.sin(t[0] * x + t[1] * y + t[2] * z + t[3])
-    c = np.sin(t[4] * x + t[5] * y + t[6] * z + t[7])
-    mix = t[8] * (s > 0) + t[9] * (s * c > 0) + t[10] * (0.5 + 0.25 * (s * c + s))
-    tint = np.take(1.0 + 0.06 * np.sin(prims.part * 12.9898 + prims.owner * 78.233), index)
+    colours = np.stack([p.colours for p in people])  # (P, M, 2, 3)
     light = rng.normal(size=3) * (1.0, 0.6, 0.6) + (0.0, -0.7, -1.0)
     light /= np.linalg.norm(light)
     ambient, diffuse = rng.uniform(0.25, 0.55), rng.uniform(0.5, 0.9)
-    shading = tint * (ambient + diffuse * np.maximum(normals @ light, 0.0))
     tone = rng.uniform(0.9, 1.1, 3)
-    return np.stack([(t[11 + i] + (t[14 + i] - t[11 + i]) * mix) * shading * tone[i] for i in range(3)], axis=1)
+    base, change = colours[:, :, 0] * tone, (colours[:, :, 1] - colours[:, :, 0]) * tone
+    table = np.concatenate(rows + [weights, base, change], axis=-1).reshape(len(people) * NUM_MATERIALS, -1)
+    # one row per primitive, with its tint: (n, 18), gathered per pixel into (18, M) float32
+    tint = 1.0 + 0.06 * np.sin(prims.part * 12.9898 + prims.owner * 78.233)
+    table = np.concatenate([table[prims.owner * NUM_MATERIALS + prims.material], tint[:, None]], axis=1)
+    t = np.ascontiguousarray(np.take(table.astype(np.float32), index, axis=0).T)
+    x, y, z = hit
+    s = np.sin(t[0] * x + t[1] * y + t[2] * z + t[3])
+    c = np.sin(t[4] * x + t[5] * y + t[6] * z + t[7])
+    sc = s * c
+    mix = t[8] * (s > 0) + t[9] * (sc > 0) + t[10] * (0.5 + 0.25 * (sc + s))
+    shading = t[17] * (ambient + diffuse * np.maximum(normals @ light, 0.0)).astype(np.float32)
+    return (t[11:14] + t[14:17] * mix) * shading
 
 
 def _background(rng, width, height, K, cam_R, cam_t, backgrounds_dir) -> np.ndarray:
@@ -425,10 +429,11 @@ def render_scene(seed: int, index: int, config: SynthConfig = SynthConfig()) -> 
     pixels = cast.pixels
     prim_at = np.take(cast.index, pixels)
     depth_at = np.take(cast.depth, pixels)
-    hit = depth_at[:, None] * pixel_rays(K, pixels % W, pixels // W)
+    u, v = pixels % W, pixels // W
+    hit = (pixel_rays(K, u, v).T * depth_at).astype(np.float32)  # (3, M)
     image = _background(rng, W, H, K, cam_R, cam_t, config.backgrounds_dir)
     image.reshape(-1, 3)[pixels] = _shade(rng, prims, people, posed, hit, prim_at,
-                                          np.take(cast.normals.reshape(-1, 3), pixels, axis=0), cam_R, cam_t)
+                                          np.take(cast.normals.reshape(-1, 3), pixels, axis=0), cam_R, cam_t).T
     image = _camera_effects(rng, image)
 
     owner = prims.owner[prim_at]
@@ -457,7 +462,7 @@ def render_scene(seed: int, index: int, config: SynthConfig = SynthConfig()) -> 
         "keypoints": keypoints[seen].astype(f32),
         "keypoints3d": points[seen].astype(f32),
         "joints3d": joints[seen].astype(f32),
-        "boxes": _tight_boxes(pixels % W, pixels // W, owner, seen).astype(f32),
+        "boxes": _tight_boxes(u, v, owner, seen).astype(f32),
         "areas": areas[seen].astype(np.int64),
         "ids": ids[seen],
         "image_id": np.int64(image_id),
