@@ -9,19 +9,34 @@ import torch
 from posekit.codecs.paf import PAFCodec
 from posekit.data.topdown import normalize
 from posekit.losses import openpose_loss
-from posekit.models.openpose import MODELS, OpenPose, ResNetC3, openpose_small
+from posekit.models.openpose import MODELS, OpenPose, ResNetC3, ResNetPyramid, openpose_small
 from posekit.models.backbones.resnet import resnet18
 from posekit.skeletons import LSP14
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_factories_give_stride_8_maps_for_every_stage(name):
+def test_factories_give_maps_at_their_stride_for_every_stage(name):
+    stride = 4 if name.endswith("_s4") else 8
     with torch.device("meta"):  # shapes only
         model = MODELS[name](num_keypoints=17, num_limbs=19)
         out = model(torch.empty(2, 3, 368, 368))
+    size = 368 // stride
     assert len(out["pafs"]) == len(model.paf_stages) and len(out["heatmaps"]) == len(model.cm_stages)
-    assert all(p.shape == (2, 38, 46, 46) for p in out["pafs"])
-    assert all(s.shape == (2, 17, 46, 46) for s in out["heatmaps"])
+    assert all(p.shape == (2, 38, size, size) for p in out["pafs"])
+    assert all(s.shape == (2, 17, size, size) for s in out["heatmaps"])
+
+
+def test_pyramid_trunk_adds_upsampled_deeper_levels_to_c2():
+    torch.manual_seed(0)
+    trunk = ResNetPyramid(resnet18(width=8), channels=12).eval()
+    images = torch.randn(1, 3, 64, 48)
+    c2 = trunk.layer1(trunk.maxpool(trunk.relu(trunk.bn1(trunk.conv1(images)))))
+    c3 = trunk.layer2(c2)
+    c4 = trunk.layer3(c3)
+    up = lambda x: x.repeat_interleave(2, -2).repeat_interleave(2, -1)  # noqa: E731  nearest x2
+    fused = trunk.laterals[0](c2) + up(trunk.laterals[1](c3) + up(trunk.laterals[2](c4)))
+    torch.testing.assert_close(trunk(images), trunk.smooth(fused))
+    assert trunk(images).shape == (1, 12, 16, 12)
 
 
 def test_stages_see_features_and_the_previous_predictions():
