@@ -191,17 +191,25 @@ def dress(shape: BodyShape, outfit: Outfit, positions: np.ndarray, frames: np.nd
     return b.build(), b.names
 
 
-def face_points(shape: BodyShape, head_position: np.ndarray, head_frame: np.ndarray) -> np.ndarray:
-    """The five face landmarks (5, 3) of :data:`FACE_POINTS`, in the frame ``head_position`` is in."""
-    sh = shape.scale * shape.head
-    centre, radii = HEAD_CENTRE * sh, HEAD_RADII * sh
-    local = [NOSE_CENTRE * sh + (0.0, 0.0, 0.004 * sh)]
+def _face_offsets() -> np.ndarray:
+    """:data:`FACE_POINTS` (5, 3) in the head joint's frame of a head of scale 1: the nose tip,
+    then each landmark of :data:`_FACE_SURFACE` set ``depth`` below the head ellipsoid along
+    its surface normal (the normal's direction does not change with the head's scale)."""
+    local = [NOSE_CENTRE + (0.0, 0.0, 0.004)]
     for name in FACE_POINTS[1:]:
         direction, depth = _FACE_SURFACE[name]
         u = np.array(direction) / np.linalg.norm(direction)
-        normal = u / radii
-        local.append(centre + radii * u - depth * sh * normal / np.linalg.norm(normal))
-    return head_position + np.array(local) @ head_frame.T
+        normal = u / HEAD_RADII
+        local.append(HEAD_CENTRE + HEAD_RADII * u - depth * normal / np.linalg.norm(normal))
+    return np.array(local)
+
+
+_FACE_OFFSETS = _face_offsets()
+
+
+def face_points(shape: BodyShape, head_position: np.ndarray, head_frame: np.ndarray) -> np.ndarray:
+    """The five face landmarks (5, 3) of :data:`FACE_POINTS`, in the frame ``head_position`` is in."""
+    return head_position + (shape.scale * shape.head) * _FACE_OFFSETS @ head_frame.T
 
 
 def body_points(shape: BodyShape, positions: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -64,11 +64,9 @@ class Primitives:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Tight axis-aligned bounding boxes: lo (n, 3), hi (n, 3)."""
         scaled = self.axes * self.size[:, None, :]  # columns: the semi-axes
-        half = np.select(
-            [self.kind[:, None] == CAPSULE, self.kind[:, None] == ELLIPSOID],
-            [self.radius[:, None], np.sqrt(np.sum(scaled ** 2, axis=2))],
-            np.sum(np.abs(scaled), axis=2) + self.radius[:, None],
-        )
+        kind, radius = self.kind[:, None], self.radius[:, None]
+        half = np.where(kind == CAPSULE, radius, np.where(kind == ELLIPSOID, np.sqrt(np.sum(scaled ** 2, axis=2)),
+                                                          np.sum(np.abs(scaled), axis=2) + radius))
         lo = np.minimum(self.p0, self.p1) - half
         hi = np.maximum(self.p0, self.p1) + half
         return lo, hi

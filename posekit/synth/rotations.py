@@ -12,13 +12,13 @@ def axis_rotation(axis: str, angle) -> np.ndarray:
     """Rotation about the x, y or z axis: angle (...,) -> (..., 3, 3)."""
     angle = np.asarray(angle, dtype=np.float64)
     c, s = np.cos(angle), np.sin(angle)
-    one, zero = np.ones_like(c), np.zeros_like(c)
-    rows = {
-        "x": ((one, zero, zero), (zero, c, -s), (zero, s, c)),
-        "y": ((c, zero, s), (zero, one, zero), (-s, zero, c)),
-        "z": ((c, -s, zero), (s, c, zero), (zero, zero, one)),
-    }[axis.lower()]
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
+    k = "xyz".index(axis.lower())
+    i, j = (k + 1) % 3, (k + 2) % 3  # the rotation turns axis i towards axis j
+    out = np.zeros(angle.shape + (3, 3))
+    out[..., k, k] = 1.0
+    out[..., i, i] = out[..., j, j] = c
+    out[..., i, j], out[..., j, i] = -s, s
+    return out
 
 
 def euler_zyx_to_matrix(angles) -> np.ndarray:

@@ -169,7 +169,8 @@ def _sample_patterns(rng: np.random.Generator) -> np.ndarray:
     u = rng.normal(size=(NUM_MATERIALS, 3))
     u[HAIR] = (0.0, 1.0, 0.0)
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    w = np.cross(u, rng.normal(size=(NUM_MATERIALS, 3)))
+    w = rng.normal(size=(NUM_MATERIALS, 3))
+    w -= np.sum(w * u, axis=1, keepdims=True) * u  # a random direction perpendicular to u
     out[:, 4:7], out[:, 7:10] = u, w / np.linalg.norm(w, axis=1, keepdims=True)
     return out
 
@@ -218,10 +219,10 @@ def _look_at(rng, spots, heights) -> tuple[np.ndarray, np.ndarray]:
     """World-to-camera rotation (3, 3) and translation (3,) of a camera aimed at the group."""
     centre = np.array([0.0, rng.uniform(0.4, 2.2), 0.0])
     target = spots.mean(axis=0) + (rng.normal(0, 0.15), rng.uniform(0.35, 0.65) * heights.mean(), 0.0)
-    forward = (target - centre) / np.linalg.norm(target - centre)
-    right = np.cross(forward, (0.0, 1.0, 0.0))
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
+    fx, fy, fz = (target - centre) / np.linalg.norm(target - centre)
+    rx, rz = -fz / np.hypot(fx, fz), fx / np.hypot(fx, fz)  # right = forward x up, normalised
+    forward, right = np.array([fx, fy, fz]), np.array([rx, 0.0, rz])
+    down = np.array([fy * rz, fz * rx - fx * rz, -fy * rx])  # forward x right
     roll = rng.normal(0, np.radians(4))
     R = np.stack([right, down, forward])
     R = axis_rotation("z", roll) @ R
