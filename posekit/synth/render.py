@@ -375,14 +375,21 @@ def pixel_bounds(prims: Primitives, K: np.ndarray, width: int, height: int) -> n
 
 @dataclass
 class RayCast:
-    """Per-pixel result: ``depth`` (H, W) float64, inf where empty; ``normals`` (H, W, 3);
-    ``index`` (H, W) int64 primitive index, -1 where empty; ``pixels`` (M,) flat indices
-    (``v * W + u``) of the covered pixels, ascending."""
+    """Per-pixel result: ``depth`` (H, W) float64, inf where empty; ``index`` (H, W) int64
+    primitive index, -1 where empty; ``pixels`` (M,) flat indices (``v * W + u``) of the
+    covered pixels, ascending, and their unit normals ``pixel_normals`` (M, 3)."""
 
     depth: np.ndarray
-    normals: np.ndarray
     index: np.ndarray
     pixels: np.ndarray
+    pixel_normals: np.ndarray
+
+    @property
+    def normals(self) -> np.ndarray:
+        """Normal map (H, W, 3), 0 where empty."""
+        out = np.zeros((self.index.size, 3))
+        out[self.pixels] = self.pixel_normals
+        return out.reshape(*self.index.shape, 3)
 
 
 def pixel_rays(K: np.ndarray, u, v) -> np.ndarray:
@@ -432,10 +439,11 @@ def raycast_and_probe(prims: Primitives, K: np.ndarray, width: int, height: int,
     winner = pair_prim[win]  # sorted primitive of each covered pixel
     index = np.full(width * height, -1, np.int64)
     index[pixel] = by_kind[winner]
-    normal_map = np.zeros((width * height, 3))
+    covered = np.flatnonzero(index >= 0)
+    slot = np.empty(width * height, np.int64)  # where each covered pixel comes in ``pixel``
+    slot[pixel] = np.arange(len(pixel))
     t = t[win]
-    normal_map[pixel] = _normals_grouped(sorted_prims, np.bincount(winner, minlength=len(prims)),
-                                         np.stack([t * dx[win], t * dy[win], t]))
-    cast = RayCast(depth.reshape(height, width), normal_map.reshape(height, width, 3), index.reshape(height, width),
-                   np.flatnonzero(index >= 0))
+    normals = _normals_grouped(sorted_prims, np.bincount(winner, minlength=len(prims)),
+                               np.stack([t * dx[win], t * dy[win], t]))
+    cast = RayCast(depth.reshape(height, width), index.reshape(height, width), covered, normals[slot[covered]])
     return cast, probe_t

@@ -306,9 +306,10 @@ def _background(rng, width, height, K, cam_R, cam_t, backgrounds_dir) -> np.ndar
     grid = rng.integers(2, 9)  # smooth colour noise: cubic up to 64 px, then linear (cheaper) to full size
     noise = cv2.resize(rng.random((grid, grid, 3)).astype(np.float32), (64, 64), interpolation=cv2.INTER_CUBIC)
     noise = noise * np.float32(rng.uniform(0.3, 1.0)) + rng.uniform(0, 0.6, 3).astype(np.float32)
-    base = cv2.resize(np.clip(noise, 0, 1, out=noise), (width, height), interpolation=cv2.INTER_LINEAR)
+    np.clip(noise, 0, 1, out=noise)
     if choice < 0.75:
-        return _room(rng, width, height, K, cam_R, cam_t, base)
+        return _room(rng, width, height, K, cam_R, cam_t, noise)
+    base = cv2.resize(noise, (width, height), interpolation=cv2.INTER_LINEAR)
     for _ in range(rng.integers(5, 30)):  # clutter
         colour = tuple(float(v) for v in rng.random(3))
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
@@ -328,10 +329,9 @@ _CHECKER = (np.add.outer(np.arange(32) // 16, np.arange(32) // 16) % 2).astype(n
 
 
 def _room(rng, width, height, K, cam_R, cam_t, wall) -> np.ndarray:
-    """A tiled floor (the plane y = 0) in perspective in front of ``wall`` (H, W, 3).
-
-    The floor is drawn and hazed at half resolution (nearest texels, then a linear
-    upsampling); only its horizon, the mask, is computed at full resolution."""
+    """A tiled floor (the plane y = 0) in perspective in front of ``wall`` (h, w, 3, any size):
+    the image (H, W, 3), composed at half resolution (nearest floor texels) and upsampled
+    linearly, which also smooths the horizon."""
     # one period of the tiling (2 x 2 tiles of 16 px), wrapped over the whole plane
     c1, c2 = rng.uniform(0.1, 0.9, 3).astype(np.float32), rng.uniform(0.1, 0.9, 3).astype(np.float32)
     texture = c2 + (c1 - c2) * _CHECKER
@@ -347,10 +347,10 @@ def _room(rng, width, height, K, cam_R, cam_t, wall) -> np.ndarray:
     a, b = cam_R[0, 1] / fx, cam_R[1, 1] / fy
     a, b, c = np.float32(a), np.float32(b), np.float32(cam_R[2, 1] - a * cx - b * cy)
     camera_height = np.float32(-(cam_R.T @ cam_t)[1])
-    horizon = -camera_height / 60  # the floor, up to 60 (ray z-lengths) away
-    centres = np.arange(max(hw, hh), dtype=np.float32) * 2 + np.float32(0.5)  # half-size pixel centres
+    centres = np.arange(max(hw, hh), dtype=np.float32) * 2 + np.float32(0.5)  # half-size pixel centres, full-size u, v
     ray_y = a * centres[None, :hw] + (b * centres[:hh, None] + c)
-    rows = np.flatnonzero(ray_y.min(axis=1) < horizon)  # a band of rows: ray_y is linear in u and v
+    on_floor = ray_y < -camera_height / 60  # the floor, up to 60 (ray z-lengths) away
+    rows = np.flatnonzero(on_floor.any(axis=1))  # a band of rows: ray_y is linear in u and v
     if len(rows):
         band = slice(rows[0], rows[-1] + 1)
         # the tiles fade to grey towards the horizon with the distance along the optical axis
@@ -358,10 +358,8 @@ def _room(rng, width, height, K, cam_R, cam_t, wall) -> np.ndarray:
         floor[band] -= 0.5
         floor[band] *= fade[..., None]
         floor[band] += 0.5
-    floor = cv2.resize(floor, (width, height), interpolation=cv2.INTER_LINEAR)
-    u, v = np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
-    on_floor = (a * u[None, :] + (b * v + c)[:, None]) < horizon
-    return cv2.copyTo(floor, on_floor.view(np.uint8), wall)
+    room = cv2.copyTo(floor, on_floor.view(np.uint8), cv2.resize(wall, (hw, hh), interpolation=cv2.INTER_LINEAR))
+    return cv2.resize(room, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 @functools.lru_cache(maxsize=1)
@@ -434,7 +432,7 @@ def render_scene(seed: int, index: int, config: SynthConfig = SynthConfig()) -> 
     hit = (pixel_rays(K, u, v).T * depth_at).astype(np.float32)  # (3, M)
     image = _background(rng, W, H, K, cam_R, cam_t, config.backgrounds_dir)
     image.reshape(-1, 3)[pixels] = _shade(rng, prims, people, posed, hit, prim_at,
-                                          np.take(cast.normals.reshape(-1, 3), pixels, axis=0), cam_R, cam_t).T
+                                          cast.pixel_normals, cam_R, cam_t).T
     image = _camera_effects(rng, image)
 
     owner = prims.owner[prim_at]
@@ -448,10 +446,10 @@ def render_scene(seed: int, index: int, config: SynthConfig = SynthConfig()) -> 
     keypoints = _keypoints(rays, *hull_depths_from(probe_t, rays.beyond), cast, owner_map.reshape(H, W))
     joints = np.stack([p.points[:len(JOINTS)] for p in posed]) @ cam_R.T + cam_t
 
-    def paint(values, dtype):
-        out = np.zeros(H * W, dtype)
+    def paint(values, dtype):  # (M, ...) values of the covered pixels -> (H, W, ...) map, 0 elsewhere
+        out = np.zeros((H * W,) + values.shape[1:], dtype)
         out[pixels] = values
-        return out.reshape(H, W)
+        return out.reshape(H, W, *values.shape[1:])
 
     f32 = np.float32
     return {
@@ -459,7 +457,7 @@ def render_scene(seed: int, index: int, config: SynthConfig = SynthConfig()) -> 
         "instances": paint(ids[owner], np.int32),
         "parts": paint(prims.part[prim_at], np.uint8),
         "depth": paint(depth_at, f32),
-        "normals": cast.normals.astype(f32),
+        "normals": paint(cast.pixel_normals, f32),
         "keypoints": keypoints[seen].astype(f32),
         "keypoints3d": points[seen].astype(f32),
         "joints3d": joints[seen].astype(f32),
