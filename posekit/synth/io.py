@@ -23,12 +23,12 @@ import io
 import json
 import multiprocessing
 import struct
-import zlib
 from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
+from isal.isal_zlib import crc32  # zlib's CRC-32, about 10x faster on large buffers
 
 from ..skeletons import get_skeleton
 from .body import BodyShape
@@ -88,7 +88,7 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
         header = _npy_header(array.dtype, array.shape)
         data = memoryview(array.reshape(-1).view(np.uint8))
         name, size = f"{key}.npy".encode(), len(header) + data.nbytes
-        crc = zlib.crc32(data, zlib.crc32(header))
+        crc = crc32(data, crc32(header))
         fields = (0, 0, 0, _DOS_DATE, crc, size, size, len(name), 0)
         pieces += [_LOCAL_HEADER.pack(b"PK\x03\x04", _ZIP_VERSION, *fields), name, header, data]
         directory += [_CENTRAL_HEADER.pack(b"PK\x01\x02", _ZIP_VERSION, _ZIP_VERSION, *fields, 0, 0, 0,
