@@ -71,6 +71,26 @@ def test_bundled_lsp_model_reproduces_its_recorded_pck(sidecar):
     assert evaluate_pck(gt, results)["PCK@0.2"] >= 0.85 * recorded
 
 
+BOTTOM_UP = [p for p in SIDECARS if _meta(p)["task"] == "bottomup"]
+
+
+@pytest.mark.parametrize("sidecar", BOTTOM_UP, ids=[p.stem for p in BOTTOM_UP])
+def test_bundled_bottom_up_model_reproduces_its_recorded_ap(sidecar, tmp_path):
+    """On the first 40 of its unseen synthetic test scenes (rendered here: scene i depends only on (seed, i)),
+    every bundled bottom-up model reaches at least 0.8x the COCO AP (flip) its sidecar records on all 500."""
+    from posekit.data.coco import load_coco
+    from posekit.inference.bottomup import BottomUpEstimator, predict_coco
+    from posekit.metrics.coco import evaluate_coco
+    from posekit.synth import SynthConfig, generate
+
+    test = _meta(sidecar)["test_metrics"]["synth_val"]
+    config = SynthConfig(width=256, height=256, people=(2, 6), keypoints=_meta(sidecar)["skeleton"],
+                         mocap_dir=str(shared("mocap", "bandai_namco_1")), split="test")
+    gt = load_coco(generate(40, tmp_path, seed=2, config=config), images_dir=tmp_path / "images")
+    estimator = BottomUpEstimator.load(sidecar.stem)
+    assert evaluate_coco(gt, predict_coco(estimator, gt, flip=True))["AP"] >= 0.8 * test["coco_oks_flip"]["AP"]
+
+
 def test_the_default_is_among_the_checked_lsp_models():
     default = json.loads((ZOO / "aliases.json").read_text())["default"]
     assert default in [p.stem for p in LSP_TOPDOWN]
