@@ -428,13 +428,15 @@ def raycast_and_probe(prims: Primitives, K: np.ndarray, width: int, height: int,
     t = _intersect_grouped(sorted_prims, counts, dx, dy, np.ones_like(dx))
     pair_prim = np.repeat(np.arange(len(prims)), counts)  # sorted primitive of each pair
     probe = np.flatnonzero(by_kind >= n)  # sorted positions of the probes, one pair each
+    probe_pair = (np.cumsum(counts) - counts)[probe]
     probe_t = np.empty(len(prims) - n)
-    probe_t[by_kind[probe] - n] = t[(np.cumsum(counts) - counts)[probe]]
-    hit = np.flatnonzero((t > NEAR) & np.isfinite(t) & (by_kind[pair_prim] < n))
-    pixel = py[hit] * width + px[hit]
+    probe_t[by_kind[probe] - n] = t[probe_pair]
+    t[probe_pair] = np.inf  # probes are not rendered
+    hit = np.flatnonzero((t > NEAR) & (t < np.inf))
+    pixel, t_hit = py[hit] * width + px[hit], t[hit]
     depth = np.full(width * height, np.inf)
-    np.minimum.at(depth, pixel, t[hit])
-    front = t[hit] == depth[pixel]
+    np.minimum.at(depth, pixel, t_hit)
+    front = t_hit == depth[pixel]
     win, pixel = hit[front], pixel[front]
     winner = pair_prim[win]  # sorted primitive of each covered pixel
     index = np.full(width * height, -1, np.int64)
