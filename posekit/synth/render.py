@@ -88,12 +88,12 @@ def _capsule_table(p: Primitives) -> np.ndarray:
     ba = b - a
     baba, baa = np.sum(ba * ba, 1), np.sum(ba * a, 1)
     aa, bb = np.sum(a * a, 1), np.sum(b * b, 1)
-    return np.stack([*a.T, *b.T, *ba.T, baba, baa, baba * aa - baa * baa - r2 * baba, aa - r2, bb - r2])
+    return np.stack([*a.T, *ba.T, baba, baa, baba * aa - baa * baa - r2 * baba, aa - r2, bb - r2])
 
 
 def _capsule_t(c, dx, dy, dz, dd):
     """Capsule = cylinder between the end caps, or either end sphere: the nearest hit of the three."""
-    ax, ay, az, bx, by, bz, bax, bay, baz, baba, baa, cyl_c, cap_a, cap_b = c
+    ax, ay, az, bax, bay, baz, baba, baa, cyl_c, cap_a, cap_b = c
     bad = bax * dx + bay * dy + baz * dz
     da = ax * dx + ay * dy + az * dz
     # cylinder |w|^2 |ba|^2 - (w.ba)^2 = r^2 |ba|^2 with w = t d - a
@@ -105,9 +105,9 @@ def _capsule_t(c, dx, dy, dz, dd):
     # the end spheres matter only where the ray meets the infinite cylinder (or runs along it)
     # but not its body: the capsule lies inside that cylinder
     caps = np.flatnonzero(~body & ((b * b >= a * cyl_c) | (a <= 1e-14)))
-    d_caps = [v[caps] for v in (dx, dy, dz)]
-    db = bx[caps] * d_caps[0] + by[caps] * d_caps[1] + bz[caps] * d_caps[2]
-    t[caps] = np.minimum(_first_root(dd[caps], -da[caps], cap_a[caps]), _first_root(dd[caps], -db, cap_b[caps]))
+    dd, da = dd[caps], da[caps]
+    db = da + bad[caps]  # b.d = a.d + ba.d
+    t[caps] = np.minimum(_first_root(dd, -da, cap_a[caps]), _first_root(dd, -db, cap_b[caps]))
     return t
 
 
