@@ -1,0 +1,90 @@
+"""Bottom-up models on unseen synthetic multi-person scenes and on coco_mini: COCO OKS AP with and without
+flip test, params, GFLOPs and the CPU latency per image (network + grouping).
+
+    python benchmarks/bench_bottomup.py MODEL [MODEL ...] [--labels A,B,...] [--scenes 500] [--threads 2]
+        [--latency 20] [--record]
+
+MODEL is a zoo name or a .safetensors path. The synthetic set is the issue's fixed validation set,
+rendered into a temporary folder (scene i depends only on (seed, i), so it equals
+``posekit synth --n 500 --out DIR --seed 2 --people 2:6 --size 256x256 --keypoints coco17 --split test``:
+mocap styles tired and proud, never trained on). Same AP as ``posekit eval --model MODEL --gt
+DIR/annotations.json --images DIR/images --metric coco [--flip]``. Latency: median over ``--latency``
+images of one estimator call (letterbox, forward, grouping), no flip and with flip.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+
+from common import SHARED_DATA, flops, record, table
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--labels", help="comma-separated names for the models, in order")
+    ap.add_argument("--scenes", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--latency", type=int, default=20, help="images to time")
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    labels = args.labels.split(",") if args.labels else args.models
+    if len(labels) != len(args.models):
+        ap.error(f"--labels names {len(labels)} models, but {len(args.models)} were given")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from posekit.data.coco import load_coco, read_image
+    from posekit.inference.bottomup import BottomUpEstimator, predict_coco
+    from posekit.metrics.coco import evaluate_coco
+    from posekit.synth import SynthConfig, generate
+
+    mocap = SHARED_DATA / "mocap" / "bandai_namco_1"
+    if not mocap.is_dir():
+        sys.exit(f"mocap data not found at {mocap}")
+    tmp = tempfile.TemporaryDirectory()
+    config = SynthConfig(width=256, height=256, people=(2, 6), keypoints="coco17", mocap_dir=str(mocap), split="test")
+    sets = {f"synthetic test scenes ({args.scenes}, 2-6 people)":
+            load_coco(generate(args.scenes, tmp.name, seed=2, config=config), images_dir=f"{tmp.name}/images")}
+    coco_mini = SHARED_DATA / "coco_mini"
+    if coco_mini.is_dir():
+        ann = next((coco_mini / "annotations").glob("*.json"))
+        sets["coco_mini (80 real images)"] = load_coco(ann, images_dir=coco_mini / "train2017")
+    accuracy, costs = [], []
+    for name, label in zip(args.models, labels):
+        estimator = BottomUpEstimator.load(name)
+        w, h = estimator.codec.input_size
+        with torch.no_grad():
+            gflops = flops(estimator.model, torch.randn(1, 3, h, w)) / 1e9
+        params = sum(p.numel() for p in estimator.model.parameters()) / 1e6
+        first = next(iter(sets.values()))
+        images = [read_image(info.path) for info in list(first.images.values())[: args.latency]]
+        latency = []
+        for flip in (False, True):
+            estimator(images[0], flip)  # warm-up
+            times = []
+            for image in images:
+                t = time.perf_counter()
+                estimator(image, flip)
+                times.append(time.perf_counter() - t)
+            latency.append(f"{1e3 * statistics.median(times):.1f}")
+        costs.append([label, f"{params:.2f}", f"{gflops:.2f}", *latency])
+        for set_name, gt in sets.items():
+            for flip in (False, True):
+                m = evaluate_coco(gt, predict_coco(estimator, gt, flip))
+                accuracy.append([label, set_name, "yes" if flip else "no",
+                                 *(f"{m[k]:.3f}" for k in ("AP", "AP50", "AP75", "APm", "APl", "AR"))])
+    text = table(["model", "set", "flip", "AP", "AP50", "AP75", "APm", "APl", "AR"], accuracy)
+    text += "\n\n" + table(["model", "params (M)", "GFLOPs (256x256)", "ms per image", "ms per image, flip"], costs)
+    text += f"\n\nLatency: letterbox + network + grouping, median of {args.latency} images, {args.threads} threads."
+    print(text)
+    if args.record:
+        record("Bottom-up models: COCO AP on unseen synthetic scenes and coco_mini", text,
+               "python benchmarks/bench_bottomup.py " + " ".join(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
