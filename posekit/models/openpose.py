@@ -18,7 +18,8 @@ a CPU. Here F is the stride-8 part of a posekit ResNet (stem + layer1 + layer2,
 i.e. C3) and a 3x3 conv to ``feature_channels``: ResNet-18's C3 costs 2.7 GMACs at
 368x368 (0.75 at width 32), its module names match ImageNet ResNet weights, and
 residual blocks with BatchNorm train from scratch where plain VGG stacks need
-pretraining.
+pretraining. For small people (256x256 scenes of several people) ``openpose_small_s4``
+puts the same stages on stride-4 features, C2-C4 fused top-down (:class:`ResNetPyramid`).
 
 Stages. TPAMI replaces each 7x7 convolution of the CVPR stages by three 3x3
 convolutions whose outputs are concatenated (same receptive field, fewer
