@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from common import SHARED_DATA, flops, record, table
+from common import SHARED_DATA, flops, model_labels, record, table
 
 
 def main():
@@ -31,9 +31,7 @@ def main():
     ap.add_argument("--latency", type=int, default=20, help="images to time")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
-    labels = args.labels.split(",") if args.labels else args.models
-    if len(labels) != len(args.models):
-        ap.error(f"--labels names {len(labels)} models, but {len(args.models)} were given")
+    labels = model_labels(ap, args)
     import torch
 
     torch.set_num_threads(args.threads)

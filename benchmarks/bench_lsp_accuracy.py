@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from common import SHARED_DATA, flops, median_time, record, table
+from common import SHARED_DATA, flops, median_time, model_labels, record, table
 
 
 def cost(model, input_size: tuple[int, int], repeats: int = 10) -> list[str]:
@@ -42,9 +42,7 @@ def main():
     ap.add_argument("--plot", help="write a PCK-vs-alpha PNG here")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
-    labels = args.labels.split(",") if args.labels else args.models
-    if len(labels) != len(args.models):
-        ap.error(f"--labels names {len(labels)} models, but {len(args.models)} were given")
+    labels = model_labels(ap, args)
     import torch
 
     torch.set_num_threads(args.threads)

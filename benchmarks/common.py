@@ -12,6 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def model_labels(parser, args) -> list[str]:
+    """The table names of ``args.models``: ``--labels`` split on commas, else the names themselves."""
+    labels = args.labels.split(",") if args.labels else args.models
+    if len(labels) != len(args.models):
+        parser.error(f"--labels names {len(labels)} models, but {len(args.models)} were given")
+    return labels
+
+
 def median_rate(fn, items: int, repeats: int = 5, warmup: int = 1) -> tuple[float, list[float]]:
     """Median items/s of ``fn()`` (which processes ``items`` items) over ``repeats`` runs."""
     for _ in range(warmup):

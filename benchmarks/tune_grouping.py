@@ -36,8 +36,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     from posekit.data.coco import load_coco, read_image
-    from posekit.data.transforms import apply_affine, invert_affine
-    from posekit.inference.bottomup import BottomUpEstimator, group_with_scores
+    from posekit.inference.bottomup import BottomUpEstimator
     from posekit.inference.topdown import _result
     from posekit.metrics.coco import evaluate_coco
 
@@ -47,11 +46,8 @@ def main():
 
     def coco_ap(options: dict) -> float:
         results = []
-        for image_id, (heatmaps, pafs, affine) in maps.items():
-            people, scores = group_with_scores(heatmaps, pafs, estimator.skeleton, estimator.codec.limbs, **options)
-            found = people[..., 2] > 0
-            kps = apply_affine(estimator.codec.to_input(people[..., :2]), invert_affine(affine)) * found[..., None]
-            for k, s, score in zip(kps, people[..., 2], scores):
+        for image_id, image_maps in maps.items():
+            for k, s, score in zip(*estimator.people(*image_maps, **options)):
                 result = _result(image_id, k, s, [0, 0, 0, 0])
                 result["score"] = float(score)
                 results.append(result)

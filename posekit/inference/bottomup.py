@@ -354,8 +354,13 @@ class BottomUpEstimator:
         return 0.5 * (heatmaps[0] + mirrored_heatmaps), 0.5 * (pafs[0] + mirrored_pafs), affine
 
     def __call__(self, image_rgb: np.ndarray, flip: bool = False):
-        heatmaps, pafs, affine = self.maps(image_rgb, flip)
-        people, person_scores = group_with_scores(heatmaps, pafs, self.skeleton, self.codec.limbs, **self.grouping)
+        return self.people(*self.maps(image_rgb, flip))
+
+    def people(self, heatmaps: np.ndarray, pafs: np.ndarray, affine: np.ndarray, **options):
+        """Group maps from :meth:`maps` into people in image pixels: keypoints (N,K,2), scores (N,K),
+        person_scores (N,). ``options`` override the sidecar's grouping options for this call."""
+        people, person_scores = group_with_scores(heatmaps, pafs, self.skeleton, self.codec.limbs,
+                                                  **{**self.grouping, **options})
         found = people[..., 2] > 0
         kps = apply_affine(self.codec.to_input(people[..., :2]), invert_affine(affine)) * found[..., None]
         return kps.astype(np.float32), people[..., 2], person_scores
