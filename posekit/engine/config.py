@@ -74,7 +74,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.01
     clip_grad: float | None = 1.0
     ema: float | None = None  # EMA decay, e.g. 0.999
-    amp: bool = False  # fp16 autocast on CUDA
+    amp: bool = False  # mixed precision: fp16 on CUDA, bf16 on CPUs with native bf16 (else fp32)
     seed: int = 0
     checkpoint_every: int = 200  # steps
     log_every: int = 20  # steps between metrics.csv rows

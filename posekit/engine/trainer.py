@@ -1,7 +1,8 @@
 """The training loop: plain PyTorch, one process or many (torchrun + DDP).
 
 - AdamW with linear warm-up then cosine (or step) decay, optional ViT layer-wise lr decay;
-- gradient clipping, optional EMA weights, fp16 autocast on CUDA;
+- gradient clipping, optional EMA weights, mixed precision (``train.amp``): fp16 autocast
+  with a gradient scaler on CUDA, bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX);
 - checkpoints every N steps written atomically, and exact resume: the sampler
   order and the augmentation randomness are functions of (seed, epoch, index),
   and optimizer, scheduler, scaler, EMA and RNG states are saved, so a killed
@@ -125,6 +126,17 @@ def param_groups(model: torch.nn.Module, cfg) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- trainer
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The mixed-precision type for ``device``: fp16 on CUDA; bf16 on a CPU that computes it natively
+    (AVX512-BF16 or AMX, where oneDNN runs bf16 convolutions about twice as fast as fp32); else None
+    (fp32; emulated bf16 would be slower than fp32)."""
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
 class Trainer:
     """Builds everything from a :class:`Config` and runs it. ``Trainer(cfg).fit(resume=...)``."""
 
@@ -190,8 +202,11 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.optimizer = torch.optim.AdamW(param_groups(self.model, t), lr=t.lr)
-        self.use_amp = t.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.amp_dtype = autocast_dtype(self.device) if t.amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        if t.amp:
+            self._log(f"train.amp: {self.amp_dtype} autocast on {self.device.type}" if self.amp_dtype
+                      else f"train.amp: {self.device.type} has no native bf16; training in fp32")
         self.ema = EMA(self.model, t.ema) if t.ema else None
         self.step = 0
         self.best = {"value": -1.0, "step": -1, "metrics": {}}
@@ -306,7 +321,7 @@ class Trainer:
         if t.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         targets = {k: batch[k].to(self.device) for k in ("heatmaps", "weights", "pafs", "mask") if k in batch}
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             outputs = self.net(images)
         loss = self.compute_loss(outputs, targets)
         self.optimizer.zero_grad(set_to_none=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from posekit.engine.config import load_config
-from posekit.engine.trainer import Trainer
+from posekit.engine.trainer import Trainer, autocast_dtype
 from posekit.io import load_model
 
 TINY = ["model.name=simplebaseline_resnet18", "model.params={head_channels: 32, width: 16}", "skeleton=lsp14",
@@ -57,6 +57,21 @@ def test_killed_and_resumed_run_follows_the_same_curve(tiny_coco, tmp_path):
     for k, v in straight.model.state_dict().items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
     assert [r["loss"] for r in straight.history if "loss" in r] == [r["loss"] for r in resumed.history if "loss" in r]
+
+
+def test_mixed_precision_trains_in_the_device_type_and_keeps_fp32_weights(tiny_coco, tmp_path):
+    seen = []
+    trainer = Trainer(_cfg(tiny_coco, tmp_path / "amp", "train.epochs=12", "train.amp=true", "data.train.limit=8",
+                           "augment.flip_prob=0"), progress=False)
+    assert trainer.amp_dtype == autocast_dtype(torch.device("cpu"))
+    if trainer.amp_dtype is None:
+        pytest.skip("this CPU has no native bf16: train.amp falls back to fp32")
+    assert trainer.amp_dtype == torch.bfloat16 and not trainer.scaler.is_enabled()
+    trainer.model.head.final.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    trainer.fit()
+    losses = [r["loss"] for r in trainer.history if "loss" in r]
+    assert set(seen) == {torch.bfloat16} and losses[-1] < 0.85 * losses[0]
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tiny_coco, tmp_path):
