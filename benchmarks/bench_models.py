@@ -1,5 +1,7 @@
 """Model cost and speed on CPU: params, GFLOPs, latency per crop (batch 1 and 32),
-training throughput, and achieved GFLOP/s against a measured fp32 matmul peak.
+training throughput (fp32, and with ``train.amp``'s bf16 autocast where the CPU computes
+bf16 natively, with the ratio of the two measured in the same run), and achieved GFLOP/s
+against a measured fp32 matmul peak.
 
     python benchmarks/bench_models.py [--models NAME_PREFIX,...] [--threads 2] [--repeats 5] [--record]
 
@@ -14,6 +16,7 @@ import time
 import torch
 
 from common import flops, median_time, record, table
+from posekit.engine.trainer import autocast_dtype
 
 # name -> (factory, params, input (W, H))
 DEFAULT_MODELS = {
@@ -39,7 +42,7 @@ def matmul_peak(threads: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def measure(name, factory, params, size, repeats, channels_last):
+def measure(name, factory, params, size, repeats, channels_last, amp_dtype):
     from posekit.models import build_model
 
     w, h = size
@@ -62,14 +65,17 @@ def measure(name, factory, params, size, repeats, channels_last):
 
     target = torch.zeros_like(last(model(x32)))
 
-    def step():
-        loss = ((last(model(x32)) - target) ** 2).mean()
+    def step(dtype=None):
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+            out = last(model(x32))
+        loss = ((out.float() - target) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     train = median_time(step, repeats)
-    return {"name": name, "input": f"{w}x{h}", "params_m": n_params, "gflops": gflops,
+    train_amp = median_time(lambda: step(amp_dtype), repeats) if amp_dtype else float("nan")
+    return {"train_amp_sps": 32 / train_amp,"name": name, "input": f"{w}x{h}", "params_m": n_params, "gflops": gflops,
             "lat1_ms": lat1 * 1e3, "lat32_ms_per_crop": lat32 * 1e3 / 32,
             "train_sps": 32 / train, "achieved": gflops * 32 / lat32}
 
@@ -86,15 +92,20 @@ def main():
     if not chosen:
         ap.error(f"--models {args.models!r} matches none of: {', '.join(DEFAULT_MODELS)}")
     torch.set_num_threads(args.threads)
+    amp_dtype = autocast_dtype(torch.device("cpu"))
     peak = matmul_peak(args.threads, args.repeats)
     rows = []
     for name, (factory, params, size) in chosen.items():
-        r = measure(name, factory, params, size, args.repeats, channels_last=not factory.startswith("vitpose"))
+        r = measure(name, factory, params, size, args.repeats, channels_last=not factory.startswith("vitpose"),
+                    amp_dtype=amp_dtype)
         rows.append([r["name"], r["input"], f"{r['params_m']:.2f}", f"{r['gflops']:.2f}", f"{r['lat1_ms']:.1f}",
-                     f"{r['lat32_ms_per_crop']:.1f}", f"{r['train_sps']:.1f}", f"{r['achieved']:.1f}",
+                     f"{r['lat32_ms_per_crop']:.1f}", f"{r['train_sps']:.1f}", f"{r['train_amp_sps']:.1f}",
+                     f"x{r['train_amp_sps'] / r['train_sps']:.2f}", f"{r['achieved']:.1f}",
                      f"{100 * r['achieved'] / peak:.0f}%"])
     text = table(["model", "input", "params (M)", "GFLOPs", "latency b1 (ms)", "latency b32 (ms/crop)",
-                  "train (samples/s, b32)", "achieved GFLOP/s (b32)", "of matmul peak"], rows)
+                  "train fp32 (samples/s, b32)", "train amp (bf16)", "amp / fp32", "achieved GFLOP/s (b32)", "of matmul peak"], rows)
+    if amp_dtype is None:
+        text += "\n\nThis CPU has no native bf16: train.amp trains in fp32 here (the amp columns read nan)."
     text += f"\n\nfp32 matmul peak (2048^3, {args.threads} threads): {peak:.1f} GFLOP/s"
     print(text)
     if args.record:
