@@ -80,6 +80,7 @@ class TrainConfig:
     log_every: int = 20  # steps between metrics.csv rows
     val_every: int = 1  # epochs
     val_flip: bool = True
+    keep: str = "best"  # exported as model.safetensors: best (highest validation metric) | last (final weights)
     metric: str = "pck"  # pck | coco
     loss: str = "mse"  # mse (summed over a list of outputs) | mse_lr_latent | cpm | cpn | openpose
     ohkm_top_k: int | None = None  # cpn: hard keypoints per instance; None = round(8 K / 17)

@@ -9,7 +9,9 @@
   run resumed with ``--resume`` follows the same curve;
 - validation with the real metric (PCK or COCO AP) on a held-out split;
 - metrics.csv / history.json and a loss/metric plot (PNG), a progress bar with ETA;
-- at the end, ``model.safetensors`` + ``model.json`` (the best validation weights).
+- at the end, ``model.safetensors`` + ``model.json``: the best validation weights, or with
+  ``train.keep: last`` the final ones (for recipes whose validation split is also their
+  test split, where picking the best checkpoint would be selecting on the test set).
 """
 from __future__ import annotations
 
@@ -208,8 +210,11 @@ class Trainer:
             self._log(f"train.amp: {self.amp_dtype} autocast on {self.device.type}" if self.amp_dtype
                       else f"train.amp: {self.device.type} has no native bf16; training in fp32")
         self.ema = EMA(self.model, t.ema) if t.ema else None
+        if t.keep not in ("best", "last"):
+            raise ValueError(f"train.keep must be 'best' or 'last', got {t.keep!r}")
         self.step = 0
         self.best = {"value": -1.0, "step": -1, "metrics": {}}
+        self.latest = dict(self.best)  # the most recent validation record
         self.history: list[dict] = []
         self.window = [0.0, 0]  # loss sum and step count since the last logged row
 
@@ -239,6 +244,7 @@ class Trainer:
             "ema": self.ema.state if self.ema else None,
             "step": self.step,
             "best": self.best,
+            "latest": self.latest,
             "history": self.history,
             "window": self.window,
             "rng": _rng_state(),
@@ -254,6 +260,7 @@ class Trainer:
             self.ema.state = ckpt["ema"]
         self.step, self.best, self.history = ckpt["step"], ckpt["best"], ckpt["history"]
         self.window = ckpt.get("window", [0.0, 0])  # absent in checkpoints of early versions
+        self.latest = ckpt.get("latest", self.best)
         _set_rng_state(ckpt["rng"])
 
     # -- the loop
@@ -381,10 +388,11 @@ class Trainer:
         key = "PCK@0.2" if self.cfg.train.metric == "pck" else "AP"
         scalars = {f"val_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
         self._record({"step": self.step, "epoch": self.step / self.steps_per_epoch, **scalars})
+        self.latest = {"value": float(metrics[key]), "step": self.step, "metric": key, "metrics": scalars}
         if metrics[key] > self.best["value"]:
-            self.best = {"value": float(metrics[key]), "step": self.step, "metric": key,
-                         "metrics": {k: v for k, v in scalars.items()}}
-            save_weights(model, self.out / "best", self.sidecar())
+            self.best = self.latest
+            if self.cfg.train.keep == "best":
+                save_weights(model, self.out / "best", self.sidecar())
         self._log(f"step {self.step}: val {key} = {metrics[key]:.4f} (best {self.best['value']:.4f} at {self.best['step']})")
         self.model.train()
         if self.distributed:
@@ -404,16 +412,16 @@ class Trainer:
             "padding": cfg.data.padding,
             "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input": "RGB 0..255"},
             "training_data": {"train": asdict(cfg.data.train), "val": asdict(cfg.data.val) if cfg.data.val else None},
-            "metric": self.best,
+            "metric": self.best if self.cfg.train.keep == "best" else self.latest,
             "steps": self.step,
             "command": self.command,
             "config": config_to_dict(cfg),
         }
 
     def export(self):
-        """``model.safetensors``: the best validated weights if any, else the final ones."""
+        """``model.safetensors``: with ``train.keep: best`` the best validated weights if any, else the final ones."""
         best = self.out / "best.safetensors"
-        if best.exists():
+        if self.cfg.train.keep == "best" and best.exists():
             for suffix in (".safetensors", ".json"):
                 (self.out / f"model{suffix}").write_bytes(best.with_suffix(suffix).read_bytes())
         else:

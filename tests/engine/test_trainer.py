@@ -46,6 +46,24 @@ def test_loss_falls_and_export_is_loadable(tiny_coco, tmp_path):
         assert torch.equal(again.model.state_dict()[k].float(), v.float()), k
 
 
+def test_keep_last_exports_the_final_weights_with_their_own_score(tiny_coco, tmp_path):
+    """``train.keep: last`` exports the final (EMA) weights and the final validation, whatever scored best before."""
+    val = f"data.val={{format: coco, ann: {tiny_coco}, images: {Path(tiny_coco).parent / 'images'}}}"
+    trainer = Trainer(_cfg(tiny_coco, tmp_path / "run", "train.epochs=3", "data.train.limit=8", val,
+                           "train.keep=last", "train.ema=0.5"), progress=False)
+    trainer.fit()
+    assert not (tmp_path / "run" / "best.safetensors").exists()
+    model, sidecar = load_model(str(tmp_path / "run" / "model.safetensors"))
+    assert sidecar["metric"]["step"] == trainer.total_steps == 3
+    val_rows = [r for r in trainer.history if "val_PCK@0.2" in r]
+    assert sidecar["metric"]["value"] == pytest.approx(val_rows[-1]["val_PCK@0.2"])
+    final = trainer.eval_model().state_dict()
+    for k, v in model.state_dict().items():
+        assert torch.equal(v.float(), final[k].float()), k
+    with pytest.raises(ValueError, match="train.keep must be 'best' or 'last', got 'final'"):
+        Trainer(_cfg(tiny_coco, tmp_path / "bad", "train.keep=final"), progress=False)
+
+
 def test_killed_and_resumed_run_follows_the_same_curve(tiny_coco, tmp_path):
     straight = Trainer(_cfg(tiny_coco, tmp_path / "a", "train.epochs=3", "train.checkpoint_every=2"), progress=False)
     straight.fit()
