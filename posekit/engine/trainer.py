@@ -196,6 +196,8 @@ class Trainer:
             from ..io import read_state_dict
 
             state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(cfg.model.init).items()}
+            if hasattr(self.model, "grow_state_dict"):  # e.g. a deeper Stacked Hourglass from a shallower one
+                state = self.model.grow_state_dict(state)
             self.model.load_state_dict(state)
         if t.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -111,6 +111,32 @@ class StackedHourglass(nn.Module):
         for head in self.heads:
             nn.init.normal_(head.weight, std=0.001)
 
+    def grow_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weights of a trained network with fewer stacks -> weights for this one that give the same last heatmaps.
+
+        The new stacks are copies of the trained last stack and the new merge convolutions start at zero, so every
+        new stack sees the input the trained last stack saw and repeats its output; training then deepens from
+        there. A state dict with as many stacks as this network is returned unchanged.
+        """
+        stacks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("hourglasses."))
+        if stacks == len(self.hourglasses):
+            return state
+        if stacks > len(self.hourglasses):
+            raise ValueError(f"weights have {stacks} stacks, more than this network's {len(self.hourglasses)}")
+        grown = dict(state)
+        last = stacks - 1
+        for i in range(stacks, len(self.hourglasses)):
+            for group in ("hourglasses", "features", "heads"):
+                prefix = f"{group}.{last}."
+                grown.update({f"{group}.{i}.{k[len(prefix):]}": v.clone() for k, v in state.items()
+                              if k.startswith(prefix)})
+        for i in range(last, len(self.merge_features)):
+            for group in ("merge_features", "merge_heatmaps"):
+                module = getattr(self, group)[i]
+                grown[f"{group}.{i}.weight"] = torch.zeros_like(module.weight)
+                grown[f"{group}.{i}.bias"] = torch.zeros_like(module.bias)
+        return grown
+
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         multiple = 4 * 2**self.depth
         if images.shape[-2] % multiple or images.shape[-1] % multiple:
@@ -132,6 +158,11 @@ def hourglass_stack2(num_keypoints: int, **kwargs) -> StackedHourglass:
     return StackedHourglass(num_keypoints, **{"num_stacks": 2, "width": 128, "depth": 4, **kwargs})
 
 
+def hourglass_stack4(num_keypoints: int, **kwargs) -> StackedHourglass:
+    """4 stacks of width 128, depth 4: twice hourglass_stack2's depth (and cost); grows from its weights."""
+    return StackedHourglass(num_keypoints, **{"num_stacks": 4, "width": 128, "depth": 4, **kwargs})
+
+
 def hourglass_paper(num_keypoints: int, **kwargs) -> StackedHourglass:
     """The paper's network: 8 stacks of width 256, depth 4."""
     return StackedHourglass(num_keypoints, **kwargs)
@@ -139,5 +170,6 @@ def hourglass_paper(num_keypoints: int, **kwargs) -> StackedHourglass:
 
 MODELS = {
     "hourglass_stack2": hourglass_stack2,
+    "hourglass_stack4": hourglass_stack4,
     "hourglass_paper": hourglass_paper,
 }

@@ -46,6 +46,24 @@ def test_loss_falls_and_export_is_loadable(tiny_coco, tmp_path):
         assert torch.equal(again.model.state_dict()[k].float(), v.float()), k
 
 
+def test_init_grows_a_deeper_hourglass_from_shallower_weights(tiny_coco, tmp_path):
+    from safetensors.torch import save_file
+
+    from posekit.models.hourglass import StackedHourglass
+
+    shallow = StackedHourglass(14, num_stacks=1, width=16, depth=2)
+    save_file(shallow.state_dict(), tmp_path / "one_stack.safetensors")
+    trainer = Trainer(_cfg(tiny_coco, tmp_path / "run", "model.name=hourglass_stack2",
+                           "model.params={width: 16, depth: 2}", f"model.init={tmp_path / 'one_stack.safetensors'}"),
+                      progress=False)
+    grown = trainer.model.state_dict()
+    for k, v in shallow.state_dict().items():
+        assert torch.equal(grown[k], v), k
+        if k.startswith(("hourglasses.0.", "features.0.", "heads.0.")):
+            assert torch.equal(grown[k.replace(".0.", ".1.", 1)], v), k
+    assert not grown["merge_features.0.weight"].any() and not grown["merge_heatmaps.0.weight"].any()
+
+
 def test_keep_last_exports_the_final_weights_with_their_own_score(tiny_coco, tmp_path):
     """``train.keep: last`` exports the final (EMA) weights and the final validation, whatever scored best before."""
     val = f"data.val={{format: coco, ann: {tiny_coco}, images: {Path(tiny_coco).parent / 'images'}}}"

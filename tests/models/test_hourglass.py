@@ -23,7 +23,7 @@ def test_factories_give_stride_4_heatmaps_for_256x256(name):
         model = MODELS[name](num_keypoints=16)
         outputs = model(torch.empty(1, 3, 256, 256))
     assert all(o.shape == (1, 16, 64, 64) for o in outputs)
-    assert len(outputs) == {"hourglass_stack2": 2, "hourglass_paper": 8}[name]
+    assert len(outputs) == {"hourglass_stack2": 2, "hourglass_stack4": 4, "hourglass_paper": 8}[name]
 
 
 def test_depth_is_the_number_of_nested_hourglasses():
@@ -68,6 +68,25 @@ def test_predictions_and_features_are_reinjected_into_the_next_stack():
     expected = seen["stem"] + model.merge_features[0](seen["features"]) + model.merge_heatmaps[0](outputs[0])
     torch.testing.assert_close(seen["input2"], expected)
     assert len(model.merge_features) == len(model.merge_heatmaps) == 1  # nothing after the last stack
+
+
+def test_a_deeper_network_grown_from_trained_weights_repeats_their_last_heatmaps():
+    torch.manual_seed(0)
+    shallow = tiny_hourglass(num_stacks=2)
+    for p in shallow.parameters():  # non-zero merges and heads, as after training
+        nn.init.normal_(p, std=0.2)
+    deep = tiny_hourglass(num_stacks=4)
+    deep.load_state_dict(deep.grow_state_dict(shallow.state_dict()))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before, after = shallow.eval()(x), deep.eval()(x)
+    torch.testing.assert_close(after[0], before[0])
+    for heatmaps in after[1:]:
+        torch.testing.assert_close(heatmaps, before[1])
+    same = deep.state_dict()
+    assert deep.grow_state_dict(same) is same
+    with pytest.raises(ValueError, match="4 stacks, more than this network's 2"):
+        shallow.grow_state_dict(deep.state_dict())
 
 
 def test_heads_start_small():
