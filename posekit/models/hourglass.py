@@ -116,10 +116,11 @@ class StackedHourglass(nn.Module):
 
         The new stacks are copies of the trained last stack and the new merge convolutions start at zero, so every
         new stack sees the input the trained last stack saw and repeats its output; training then deepens from
-        there. A state dict with as many stacks as this network is returned unchanged.
+        there. A state dict with as many stacks as this network, or with none (not an hourglass: loading it then
+        names the mismatched keys), is returned unchanged.
         """
-        stacks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("hourglasses."))
-        if stacks == len(self.hourglasses):
+        stacks = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("hourglasses.")), default=-1)
+        if stacks in (0, len(self.hourglasses)):
             return state
         if stacks > len(self.hourglasses):
             raise ValueError(f"weights have {stacks} stacks, more than this network's {len(self.hourglasses)}")
