@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones.resnet import Bottleneck, ResNet, resnet18, resnet50
+from .backbones.resnet import Bottleneck, ResNet, resnet18, resnet34, resnet50
 
 
 def _conv_bn(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -102,6 +102,10 @@ class CPN(nn.Module):
             nn.init.normal_(head.weight, std=0.001)
             nn.init.zeros_(head.bias)
 
+    def grow_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weights of a trained CPN on a shallower ResNet -> weights for this one that give the same heatmaps."""
+        return self.backbone.grow_state_dict(state, "backbone.")
+
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         pyramid, global_heatmaps = self.global_net(self.backbone(images))
         return [*global_heatmaps, self.refine_net(pyramid)]
@@ -112,6 +116,11 @@ def cpn_resnet18(num_keypoints: int, width: int = 64, **kwargs) -> CPN:
     return CPN(resnet18(width=width), num_keypoints, **kwargs)
 
 
+def cpn_resnet34(num_keypoints: int, width: int = 64, **kwargs) -> CPN:
+    """CPN on ResNet-34; grows from cpn_resnet18 weights (``model.init``); kwargs go to :class:`CPN`."""
+    return CPN(resnet34(width=width), num_keypoints, **kwargs)
+
+
 def cpn_resnet50(num_keypoints: int, width: int = 64, **kwargs) -> CPN:
     """CPN on ResNet-50, the paper's smallest backbone; kwargs go to :class:`CPN`."""
     return CPN(resnet50(width=width), num_keypoints, **kwargs)
@@ -119,5 +128,6 @@ def cpn_resnet50(num_keypoints: int, width: int = 64, **kwargs) -> CPN:
 
 MODELS = {
     "cpn_resnet18": cpn_resnet18,
+    "cpn_resnet34": cpn_resnet34,
     "cpn_resnet50": cpn_resnet50,
 }

@@ -5,7 +5,7 @@ from torch import nn
 
 from posekit.losses import cpn_loss
 from posekit.models.backbones.resnet import Bottleneck
-from posekit.models.cpn import CPN, MODELS, GlobalNet, cpn_resnet18
+from posekit.models.cpn import CPN, MODELS, GlobalNet, cpn_resnet18, cpn_resnet34
 
 
 def tiny_cpn(**kwargs) -> CPN:
@@ -23,6 +23,20 @@ def test_factories_give_stride_4_heatmaps_for_256x192(name):
     with torch.device("meta"):
         outputs = MODELS[name](num_keypoints=17)(torch.empty(1, 3, 256, 192))
     assert [tuple(o.shape) for o in outputs] == [(1, 17, 64, 48)] * 5
+
+
+def test_cpn_on_resnet34_grown_from_resnet18_weights_gives_the_same_heatmaps():
+    torch.manual_seed(0)
+    shallow = tiny_cpn()
+    for p in shallow.parameters():  # non-zero residual branches everywhere, as after training
+        nn.init.normal_(p, mean=0.1, std=0.2)
+    deep = cpn_resnet34(num_keypoints=5, width=8, channels=16)
+    deep.load_state_dict(deep.grow_state_dict(shallow.state_dict()))
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        for before, after in zip(shallow.eval()(x), deep.eval()(x)):
+            torch.testing.assert_close(after, before)
+    assert len(deep.backbone.layer3) == 6 and torch.equal(deep.backbone.layer3[5].bn2.weight, torch.zeros(32))
 
 
 def test_global_net_builds_a_top_down_pyramid_at_common_width():

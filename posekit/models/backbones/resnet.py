@@ -109,6 +109,20 @@ class ResNet(nn.Module):
             elif isinstance(m, BasicBlock):
                 nn.init.zeros_(m.bn2.weight)
 
+    def grow_state_dict(self, state: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
+        """Weights of a trained shallower ResNet (e.g. ResNet-18 for this ResNet-34) -> weights for this one that
+        compute the same features: blocks the weights lack keep their fresh initialisation, which is the identity
+        (zero last BN, no projection past a stage's first block). Keys are read and written under ``prefix``.
+        """
+        grown = dict(state)
+        for key, value in self.state_dict().items():
+            layer, _, rest = key.partition(".")
+            block = f"{prefix}{layer}.{rest.partition('.')[0]}."
+            if layer.startswith("layer") and rest.partition(".")[0] != "0" \
+                    and not any(k.startswith(block) for k in state):
+                grown[prefix + key] = value.clone()
+        return grown
+
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """images (B,3,H,W) -> [C2 (B,c,H/4,W/4), C3 (H/8), C4 (H/16), C5 (H/32)]."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))
