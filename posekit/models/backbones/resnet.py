@@ -114,12 +114,11 @@ class ResNet(nn.Module):
         compute the same features: blocks the weights lack keep their fresh initialisation, which is the identity
         (zero last BN, no projection past a stage's first block). Keys are read and written under ``prefix``.
         """
+        given = {tuple(k[len(prefix):].split(".")[:2]) for k in state if k.startswith(prefix + "layer")}
         grown = dict(state)
         for key, value in self.state_dict().items():
-            layer, _, rest = key.partition(".")
-            block = f"{prefix}{layer}.{rest.partition('.')[0]}."
-            if layer.startswith("layer") and rest.partition(".")[0] != "0" \
-                    and not any(k.startswith(block) for k in state):
+            layer, block = key.split(".")[:2]
+            if layer.startswith("layer") and block != "0" and (layer, block) not in given:
                 grown[prefix + key] = value.clone()
         return grown
 
