@@ -189,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .data.coco import AnnotationError
     from .engine.config import ConfigError
+    from .runtime import keep_freed_memory
+
+    keep_freed_memory()
 
     try:
         return args.func(args)

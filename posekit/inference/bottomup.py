@@ -314,7 +314,7 @@ class BottomUpEstimator:
     """
 
     def __init__(self, model, sidecar: dict):
-        self.model = model.eval()
+        self.model = model.eval().to(memory_format=torch.channels_last)  # oneDNN's native layout: no reorders
         self.sidecar = sidecar
         self.skeleton = get_skeleton(sidecar["skeleton"])
         params = {key: v for key, v in sidecar["codec"].items() if key != "kind"}
@@ -346,7 +346,7 @@ class BottomUpEstimator:
                            self.mean, self.std)
         if flip:
             images = torch.cat([images, images.flip(-1)])
-        out = self.model(images)
+        out = self.model(images.contiguous(memory_format=torch.channels_last))
         heatmaps, pafs = out["heatmaps"][-1].float().cpu().numpy(), out["pafs"][-1].float().cpu().numpy()
         if not flip:
             return heatmaps[0], pafs[0], affine

@@ -23,7 +23,7 @@ def decode_batch(model, codec, images_uint8: torch.Tensor, affines: np.ndarray, 
                  mean=IMAGENET_MEAN, std=IMAGENET_STD) -> tuple[np.ndarray, np.ndarray]:
     """uint8 crops (B,3,H,W) + image->crop affines (B,2,3) -> keypoints (B,K,2) image pixels, scores (B,K)."""
     device = next(model.parameters()).device
-    images = normalize(images_uint8.to(device), mean, std)
+    images = normalize(images_uint8.to(device), mean, std).contiguous(memory_format=torch.channels_last)
     if isinstance(codec, BeliefMapCodec):  # the background map mirrors onto itself
         flip_index = [*flip_index, len(flip_index)]
     heatmaps = _forward(model, images, flip_index, codec.flip_shift, flip)
@@ -58,7 +58,7 @@ class TopDownEstimator:
     """A loaded top-down model: ``estimator(image_rgb, boxes) -> (keypoints (N,K,2), scores (N,K))``."""
 
     def __init__(self, model, sidecar: dict):
-        self.model = model.eval()
+        self.model = model.eval().to(memory_format=torch.channels_last)  # oneDNN's native layout: no reorders
         self.sidecar = sidecar
         self.skeleton = get_skeleton(sidecar["skeleton"])
         self.codec = build_codec(**sidecar["codec"])
