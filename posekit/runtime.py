@@ -2,8 +2,9 @@
 
 glibc's malloc hands every block over its mmap threshold (at most 32 MB) straight to
 the kernel when it is freed, so each batch's large activations are mapped, page-faulted
-and zeroed anew. Evaluating a CPN at 192x192 in batches of 32 spent more time in the
-kernel than in PyTorch for that reason (docs/BENCHMARKS.md, "Inference in the kernel").
+and zeroed anew: evaluating a CPN at 192x192 in batches of 32 on one thread, beside a
+training run, spent more time in the kernel than in PyTorch (docs/BENCHMARKS.md,
+"Faster top-down inference").
 :func:`keep_freed_memory` makes malloc keep freed memory for reuse instead; the
 ``posekit`` command calls it first, Python API users may call it themselves.
 """
