@@ -22,6 +22,7 @@ IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0..255
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 _LOWER_BODY = ("hip", "knee", "ankle", "heel", "toe")
+_ARMS = ("elbow", "wrist", "hand", "finger", "thumb")
 
 
 @dataclass
@@ -31,7 +32,9 @@ class Augment:
     scale: box scale drawn from [1-scale, 1+scale]; rotation: degrees, uniform in
     [-rotation, rotation] with probability ``rotation_prob``; shift: centre moves by
     up to this fraction of the box; half_body_prob: crop the upper or the lower
-    body only (needs >= ``half_body_min_keypoints`` visible); colour: brightness,
+    body only (needs >= ``half_body_min_keypoints`` visible); portrait_prob: crop
+    a head-and-shoulders portrait, the framing of a photo taken from the chest up
+    (needs both shoulders and one head keypoint visible); colour: brightness,
     contrast and saturation jitter strength.
     """
 
@@ -42,6 +45,7 @@ class Augment:
     shift: float = 0.1
     half_body_prob: float = 0.3
     half_body_min_keypoints: int = 8
+    portrait_prob: float = 0.0
     colour: float = 0.25
 
 
@@ -81,6 +85,10 @@ class TopDownDataset(Dataset):
             raise ValueError(f"{coco.path}: no image folder given, cannot read image id {missing[0]}")
         lower = np.array([any(t in n for t in _LOWER_BODY) for n in self.skeleton.keypoints])
         self._lower, self._upper = np.flatnonzero(lower), np.flatnonzero(~lower)
+        names = self.skeleton.keypoints
+        self._shoulders = np.array([i for i, n in enumerate(names) if "shoulder" in n], np.intp)
+        self._head = np.array([i for i, n in enumerate(names)
+                               if not lower[i] and not any(t in n for t in _ARMS + ("shoulder",))], np.intp)
 
     def __len__(self) -> int:
         return len(self.people)
@@ -99,6 +107,8 @@ class TopDownDataset(Dataset):
         bbox = person.bbox
         if self.augment and rng.random() < self.augment.half_body_prob:
             bbox = self._half_body_box(keypoints, visible, rng, bbox)
+        elif self.augment and self.augment.portrait_prob and rng.random() < self.augment.portrait_prob:
+            bbox = self._portrait_box(keypoints, visible, rng, bbox)
         centre, scale = box_to_centre_scale(bbox, input_w / input_h, self.padding)
         rotation, flip = 0.0, False
         if self.augment:
@@ -145,6 +155,20 @@ class TopDownDataset(Dataset):
         w, h = (x1 - x0) * 1.5, (y1 - y0) * 1.5
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         return np.array([cx - w / 2, cy - h / 2, max(w, 2.0), max(h, 2.0)], np.float32)
+
+    def _portrait_box(self, keypoints, visible, rng, bbox):
+        """A square box from the head to below the shoulders: shoulder-to-head extent widened
+        1.5-2.2x, its top 0-20% of its height above the highest head keypoint."""
+        vis = visible > 0
+        head = self._head[vis[self._head]] if len(self._head) else self._head
+        if len(self._shoulders) < 2 or not vis[self._shoulders].all() or len(head) == 0:
+            return bbox
+        pts = keypoints[np.concatenate([self._shoulders, head])]
+        x0, y0 = pts.min(0)
+        x1, y1 = pts.max(0)
+        side = max(x1 - x0, y1 - y0) * rng.uniform(1.5, 2.2)
+        top = y0 - side * rng.uniform(0.0, 0.2)
+        return np.array([(x0 + x1 - side) / 2, top, max(side, 2.0), max(side, 2.0)], np.float32)
 
 
 _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}

@@ -53,3 +53,31 @@ def test_works_in_a_multi_worker_dataloader(tiny_coco):
     batches = list(DataLoader(ds, batch_size=8, num_workers=2))
     assert sum(len(b["image"]) for b in batches) == len(ds)
     assert batches[0]["heatmaps"].shape == (8, 14, 16, 16)
+
+
+def test_portrait_crop_frames_head_and_shoulders_from_the_top(tiny_coco):
+    coco = load_coco(tiny_coco)
+    still = dict(flip_prob=0.0, scale=0.0, rotation_prob=0.0, shift=0.0, half_body_prob=0.0, colour=0.0)
+    ds = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment(portrait_prob=1.0, **still), seed=2)
+    names = ("head_top", "neck", "right_shoulder", "left_shoulder")
+    idx = [ds.skeleton.index(n) for n in names]
+    for i in range(8):
+        s = ds[i]
+        pts = ds.people[i].keypoints[idx, :2]
+        extent = (pts.max(0) - pts.min(0)).max()
+        side = 63 / s["affine"][0, 0].item() / 1.25  # box side in image pixels (63 pixel steps across the crop)
+        assert 1.5 - 1e-3 <= side / extent <= 2.2 + 1e-3
+        crop = s["keypoints"].numpy()[idx]
+        assert ((crop >= 0) & (crop <= 63)).all() and (s["weights"].numpy()[idx] > 0).all()
+        assert 0.1 * 63 - 1e-3 <= crop[:, 1].min() <= 0.26 * 63 + 1e-3  # the head starts near the top
+
+
+def test_portrait_crop_needs_both_shoulders(tiny_coco):
+    coco = load_coco(tiny_coco)
+    person = coco.trainable_people()[0]
+    person.keypoints[coco.skeleton.index("left_shoulder"), 2] = 0
+    still = dict(flip_prob=0.0, scale=0.0, rotation_prob=0.0, shift=0.0, half_body_prob=0.0, colour=0.0)
+    portrait = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment(portrait_prob=1.0, **still))
+    plain = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment(**still))
+    assert torch.equal(portrait[0]["affine"], plain[0]["affine"])
+    assert not torch.equal(portrait[1]["affine"], plain[1]["affine"])
