@@ -97,8 +97,11 @@ def test_the_default_is_among_the_checked_lsp_models():
 
 
 def test_demo_finds_the_astronauts_upper_body(tmp_path):
-    """``posekit demo`` writes overlays and predictions; on the astronaut photo (a frontal portrait) the
-    head top lies above the neck, the neck above both shoulders, and her right shoulder on the image's left."""
+    """``posekit demo`` writes overlays and predictions; on the astronaut photo (a frontal portrait) the head top lies
+    above the neck, each shoulder below the neck less 0.3 head lengths (neck to head top) and on its own side, the
+    shoulders at least half a head length apart. The bounds are LSPET's own labels' 5th percentiles on upright
+    people (`python benchmarks/lsp_label_geometry.py`): its annotators put the neck above both shoulders only for
+    61% of them, so "neck strictly above both shoulders" would reject the labels themselves."""
     pytest.importorskip("skimage")
     from posekit.demo import run_demo
     from posekit.skeletons import LSP14
@@ -108,6 +111,8 @@ def test_demo_finds_the_astronauts_upper_body(tmp_path):
     results = {r["file_name"]: r for r in json.loads((tmp_path / "predictions.json").read_text())}
     kps = np.asarray(results["astronaut.png"]["keypoints"]).reshape(-1, 3)
     head, neck, right, left = (kps[LSP14.index(n)] for n in ("head_top", "neck", "right_shoulder", "left_shoulder"))
-    assert head[1] < neck[1] < min(right[1], left[1])
-    assert right[0] < neck[0] < left[0]
+    head_length = np.hypot(*(head[:2] - neck[:2]))
+    assert head[1] < neck[1] - 0.5 * head_length
+    assert min(right[1], left[1]) > neck[1] - 0.3 * head_length
+    assert right[0] < neck[0] < left[0] and left[0] - right[0] > 0.5 * head_length
     assert min(head[2], neck[2], right[2], left[2]) > 0.3
