@@ -35,14 +35,15 @@ def run_demo(out: str | Path = "outputs/demo", model: str = "default") -> list[s
 
     out = Path(out)
     try:
-        resolve_model(model)
+        weights = resolve_model(model)
     except FileNotFoundError:
         return draw_training_targets(out) + [f"(no model {model!r} bundled yet: drew training targets instead)"]
     from .predict import predict
 
     images = sample_images(out / "inputs")
     summary = predict([str(p) for p in images], model, out, flip=True)
-    return [f"ran model {model!r} on {len(images)} sample photos",
+    alias = "" if weights.stem == model else f" ({weights.stem})"
+    return [f"ran model {model!r}{alias} on {len(images)} sample photos",
             f"predictions: {summary['predictions']}"] + [f"overlay:     {p}" for p in summary["overlays"]]
 
 
