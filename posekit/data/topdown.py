@@ -157,10 +157,10 @@ class TopDownDataset(Dataset):
         return np.array([cx - w / 2, cy - h / 2, max(w, 2.0), max(h, 2.0)], np.float32)
 
     def _portrait_box(self, keypoints, visible, rng, bbox):
-        """A square box from the head to below the shoulders: shoulder-to-head extent widened
-        1.5-2.2x, its top 0-20% of its height above the highest head keypoint."""
+        """A square box from the head to below the shoulders: the extent of the shoulders and the
+        visible head keypoints widened 1.5-2.2x, its top 0-20% of its side above their highest point."""
         vis = visible > 0
-        head = self._head[vis[self._head]] if len(self._head) else self._head
+        head = self._head[vis[self._head]]
         if len(self._shoulders) < 2 or not vis[self._shoulders].all() or len(head) == 0:
             return bbox
         pts = keypoints[np.concatenate([self._shoulders, head])]
