@@ -164,6 +164,11 @@ def hourglass_stack4(num_keypoints: int, **kwargs) -> StackedHourglass:
     return StackedHourglass(num_keypoints, **{"num_stacks": 4, "width": 128, "depth": 4, **kwargs})
 
 
+def hourglass_stack6(num_keypoints: int, **kwargs) -> StackedHourglass:
+    """6 stacks of width 128, depth 4 (4.82 M parameters: the most stacks whose fp16 weights fit 10 MB)."""
+    return StackedHourglass(num_keypoints, **{"num_stacks": 6, "width": 128, "depth": 4, **kwargs})
+
+
 def hourglass_paper(num_keypoints: int, **kwargs) -> StackedHourglass:
     """The paper's network: 8 stacks of width 256, depth 4."""
     return StackedHourglass(num_keypoints, **kwargs)
@@ -172,5 +177,6 @@ def hourglass_paper(num_keypoints: int, **kwargs) -> StackedHourglass:
 MODELS = {
     "hourglass_stack2": hourglass_stack2,
     "hourglass_stack4": hourglass_stack4,
+    "hourglass_stack6": hourglass_stack6,
     "hourglass_paper": hourglass_paper,
 }

@@ -23,7 +23,7 @@ def test_factories_give_stride_4_heatmaps_for_256x256(name):
         model = MODELS[name](num_keypoints=16)
         outputs = model(torch.empty(1, 3, 256, 256))
     assert all(o.shape == (1, 16, 64, 64) for o in outputs)
-    assert len(outputs) == {"hourglass_stack2": 2, "hourglass_stack4": 4, "hourglass_paper": 8}[name]
+    assert len(outputs) == {"hourglass_stack2": 2, "hourglass_stack4": 4, "hourglass_stack6": 6, "hourglass_paper": 8}[name]
 
 
 def test_depth_is_the_number_of_nested_hourglasses():
