@@ -75,22 +75,25 @@ def cpn_loss(outputs: list[torch.Tensor], target: torch.Tensor, weights: torch.T
     return sum(keypoint_mse(g, target, weights) for g in global_heatmaps) + ohkm_mse(refined, target, weights, top_k)
 
 
-def openpose_loss(outputs: dict, targets: dict) -> torch.Tensor:
+def openpose_loss(outputs: dict, targets: dict, heatmap_weight: float = 1.0) -> torch.Tensor:
     """OpenPose intermediate supervision (Cao et al., TPAMI 2019), summed over stages:
 
         f_L^t = sum_c sum_p W(p) ||L^t_c(p) - L*_c(p)||^2,    f_S^t = sum_j sum_p W(p) ||S^t_j(p) - S*_j(p)||^2
-        f = 1/B sum_b ( sum_{t=1}^{T_P} f_L^t + sum_{t=1}^{T_C} f_S^t )
+        f = 1/B sum_b ( sum_{t=1}^{T_P} f_L^t + lambda sum_{t=1}^{T_C} f_S^t )
 
     outputs: ``pafs`` T_P tensors (B,2C,h,w), ``heatmaps`` T_C tensors (B,K,h,w);
     targets: ``pafs`` (B,2C,h,w), ``heatmaps`` (B,K,h,w), ``mask`` (B,h,w) W(p) in {0,1}
     from :class:`~posekit.codecs.paf.PAFCodec`. As in the paper, errors are summed over
     channels and pixels; dividing by the batch size B only makes the value independent
     of it. Adam(W) does not mind the scale; a plain-SGD learning rate must be smaller.
+    ``heatmap_weight`` is lambda (the paper: 1). The PAF terms carry most of the target
+    energy (a limb covers many more pixels than a small Gaussian, and there are more
+    PAF stages), so with lambda = 1 they dominate the gradient of the shared features.
     """
     mask = targets["mask"][:, None]
     pafs = sum((mask * (L - targets["pafs"]) ** 2).sum() for L in outputs["pafs"])
     maps = sum((mask * (S - targets["heatmaps"]) ** 2).sum() for S in outputs["heatmaps"])
-    return (pafs + maps) / mask.shape[0]
+    return (pafs + heatmap_weight * maps) / mask.shape[0]
 
 
 def keypoint_mse_lr_latent(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, flip_index) -> torch.Tensor:

@@ -84,6 +84,7 @@ class TrainConfig:
     metric: str = "pck"  # pck | coco
     loss: str = "mse"  # mse (summed over a list of outputs) | mse_lr_latent | cpm | cpn | openpose
     ohkm_top_k: int | None = None  # cpn: hard keypoints per instance; None = round(8 K / 17)
+    heatmap_loss_weight: float = 1.0  # openpose: weight of the confidence-map terms against the PAF terms
     threads: int | None = None  # torch intra-op threads (CPU)
     channels_last: bool = True
 

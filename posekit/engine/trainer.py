@@ -348,7 +348,8 @@ class Trainer:
         """The recipe's loss (train.loss) on the raw outputs (a tensor, a list per stage, or OpenPose's dict)."""
         kind = self.cfg.train.loss
         if kind == "openpose":
-            return openpose_loss({k: [o.float() for o in v] for k, v in outputs.items()}, targets)
+            return openpose_loss({k: [o.float() for o in v] for k, v in outputs.items()}, targets,
+                                 self.cfg.train.heatmap_loss_weight)
         outputs = [o.float() for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
         targets, weights = targets["heatmaps"], targets["weights"]
         if kind == "mse":

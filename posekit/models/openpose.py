@@ -145,6 +145,32 @@ class OpenPose(nn.Module):
             Stage(f + paf if t == 0 else f + paf + k, k, width, blocks, hidden) for t in range(cm_stages)
         )
 
+    def grow_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weights of a trained network with one confidence-map stage -> weights for this one (more map stages)
+        that give the same last maps.
+
+        Each new stage t >= 2 is a copy of the trained stage 1 whose weights on the S^{t-1} input channels (which
+        stage 1 does not have) start at zero, so it sees what stage 1 saw and repeats its maps; training then
+        refines from there (the Net2Net idea, as :meth:`StackedHourglass.grow_state_dict`). Weights with as many
+        map stages as this network are returned unchanged.
+        """
+        stages = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("cm_stages.")), default=-1)
+        if stages in (0, len(self.cm_stages)):
+            return state
+        if stages != 1:
+            raise ValueError(f"can grow confidence-map stages from a network with one, the weights have {stages}")
+        grown = dict(state)
+        first_conv = "blocks.0.convs.0.0.weight"
+        for t in range(1, len(self.cm_stages)):
+            for key, value in state.items():
+                if key.startswith("cm_stages.0."):
+                    name = key[len("cm_stages.0."):]
+                    if name == first_conv:  # (width, F + L, 3, 3) -> (width, F + L + S, 3, 3), zeros on S
+                        extra = self.cm_stages[t].blocks[0].convs[0][0].in_channels - value.shape[1]
+                        value = torch.cat([value, value.new_zeros(value.shape[0], extra, *value.shape[2:])], 1)
+                    grown[f"cm_stages.{t}.{name}"] = value.clone()
+        return grown
+
     def forward(self, images: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         features = self.features(self.trunk(images))
         pafs = [self.paf_stages[0](features)]

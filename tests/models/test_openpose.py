@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from posekit.codecs.paf import PAFCodec
 from posekit.data.topdown import normalize
@@ -50,6 +51,31 @@ def test_stages_see_features_and_the_previous_predictions():
         OpenPose(ResNetC3(resnet18(width=8)), 5, 4, cm_stages=0)
 
 
+def test_more_map_stages_grown_from_one_repeat_its_maps():
+    torch.manual_seed(0)
+
+    def tiny(cm_stages):
+        return OpenPose(ResNetC3(resnet18(width=8)), num_keypoints=5, num_limbs=4, feature_channels=16,
+                        paf_stages=2, cm_stages=cm_stages, width=8, blocks=1, hidden=16)
+
+    trained = tiny(1)
+    for p in trained.parameters():  # non-zero everywhere, as after training
+        nn.init.normal_(p, std=0.2)
+    grown = tiny(3)
+    grown.load_state_dict(grown.grow_state_dict(trained.state_dict()))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before, after = trained.eval()(x), grown.eval()(x)
+    for paf_before, paf_after in zip(before["pafs"], after["pafs"]):
+        torch.testing.assert_close(paf_after, paf_before)
+    for heatmaps in after["heatmaps"]:
+        torch.testing.assert_close(heatmaps, before["heatmaps"][0])
+    same = grown.state_dict()
+    assert grown.grow_state_dict(same) is same
+    with pytest.raises(ValueError, match="the weights have 3"):
+        tiny(4).grow_state_dict(same)
+
+
 def test_loss_is_the_masked_sum_over_stages_per_image():
     torch.manual_seed(0)
     b, k, c2, h, w = 2, 3, 4, 5, 6
@@ -60,6 +86,9 @@ def test_loss_is_the_masked_sum_over_stages_per_image():
     expected = sum(((p - targets["pafs"])[..., 2:, :] ** 2).sum() for p in outputs["pafs"])
     expected += sum(((s - targets["heatmaps"])[..., 2:, :] ** 2).sum() for s in outputs["heatmaps"])
     assert openpose_loss(outputs, targets).item() == pytest.approx(expected.item() / b, rel=1e-5)
+    maps = sum(((s - targets["heatmaps"])[..., 2:, :] ** 2).sum() for s in outputs["heatmaps"])
+    weighted = openpose_loss(outputs, targets, heatmap_weight=4.0).item()
+    assert weighted == pytest.approx((expected + 3 * maps).item() / b, rel=1e-5)
     # masked pixels carry no gradient
     pred = outputs["pafs"][0].requires_grad_()
     openpose_loss(outputs, targets).backward()
