@@ -85,6 +85,9 @@ class TrainConfig:
     loss: str = "mse"  # mse (summed over a list of outputs) | mse_lr_latent | cpm | cpn | openpose
     ohkm_top_k: int | None = None  # cpn: hard keypoints per instance; None = round(8 K / 17)
     heatmap_loss_weight: float = 1.0  # openpose: weight of the confidence-map terms against the PAF terms
+    teacher: str | None = None  # top-down distillation: a trained model (zoo name or .safetensors path)
+    teacher_weight: float = 0.5  # share of the teacher's heatmaps in the blended target
+    teacher_flip: bool = True  # the teacher's maps averaged with its flip test
     threads: int | None = None  # torch intra-op threads (CPU)
     channels_last: bool = True
 
@@ -161,6 +164,8 @@ def _resolve_paths(cfg: Config, base: Path, keys: set[str]) -> None:
                 fix(src, attr, f"data.{split}.{attr}")
     fix(cfg.model, "pretrained", "model.pretrained")
     fix(cfg.model, "init", "model.init")
+    if cfg.train.teacher and cfg.train.teacher.endswith(".safetensors"):  # a file, not a zoo name
+        fix(cfg.train, "teacher", "train.teacher")
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
