@@ -65,13 +65,15 @@ class TopDownDataset(Dataset):
         augment: training augmentation, or None for evaluation crops.
         padding: box enlargement factor (1.25 as in SimpleBaseline).
         people: which people to use; default: ``coco.trainable_people()``.
+        teacher: distillation targets for these people (:class:`posekit.engine.distill.TeacherMaps`),
+            blended into the heatmaps of every sample; None for the labels alone.
     Item: dict with ``image`` uint8 (3,H,W), ``heatmaps`` (K',h,w), ``weights`` (K',),
     ``keypoints`` (K,2) in crop pixels, ``visible`` (K,), ``affine`` (2,3) image->crop,
     ``image_id``, ``annotation_id``, ``bbox`` (4,).
     """
 
     def __init__(self, coco: CocoKeypoints, codec, augment: Augment | None = None,
-                 padding: float = 1.25, people: list[Person] | None = None, seed: int = 0):
+                 padding: float = 1.25, people: list[Person] | None = None, seed: int = 0, teacher=None):
         self.coco = coco
         self.skeleton: Skeleton = coco.skeleton
         self.codec = codec
@@ -80,6 +82,9 @@ class TopDownDataset(Dataset):
         self.people = coco.trainable_people() if people is None else people
         self.seed = seed
         self.epoch = 0
+        self.teacher = teacher
+        if teacher is not None and len(teacher) != len(self.people):
+            raise ValueError(f"{len(teacher)} people of teacher maps for {len(self.people)} people")
         missing = [p.image_id for p in self.people if coco.images[p.image_id].path is None]
         if missing:
             raise ValueError(f"{coco.path}: no image folder given, cannot read image id {missing[0]}")
@@ -128,6 +133,8 @@ class TopDownDataset(Dataset):
             visible = visible[self.skeleton.flip_index]
         inside = (crop_kps[:, 0] >= 0) & (crop_kps[:, 0] <= input_w - 1) & (crop_kps[:, 1] >= 0) & (crop_kps[:, 1] <= input_h - 1)
         targets = self.codec.encode(crop_kps, (visible > 0) & inside)
+        if self.teacher is not None:
+            targets = self.teacher.blend(index, targets, affine, flip)
         return {
             "image": torch.from_numpy(planes),
             "heatmaps": torch.from_numpy(targets["heatmaps"]),

@@ -31,7 +31,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
-from ..codecs.heatmap import BeliefMapCodec, build_codec, codec_to_dict
+from ..codecs.heatmap import build_codec, codec_to_dict
 from ..data.coco import load_coco
 from ..data.lsp import convert_lsp
 from ..data.bottomup import BottomUpDataset
@@ -40,7 +40,7 @@ from ..io import atomic_torch_save, save_weights
 from ..losses import cpm_loss, cpn_loss, keypoint_mse, keypoint_mse_lr_latent, openpose_loss
 from ..models import build_model
 from .config import Config, DataSource, config_to_dict
-from .distill import Teacher, blend_targets
+from .distill import TeacherMaps
 
 
 # ----------------------------------------------------------------------------- data
@@ -213,14 +213,8 @@ class Trainer:
             self._log(f"train.amp: {self.amp_dtype} autocast on {self.device.type}" if self.amp_dtype
                       else f"train.amp: {self.device.type} has no native bf16; training in fp32")
         self.ema = EMA(self.model, t.ema) if t.ema else None
-        self.teacher = None
         if t.teacher:
-            if self.bottom_up:
-                raise ValueError("train.teacher: distillation is for top-down heatmap models, not bottom-up ones")
-            if not 0.0 <= t.teacher_weight <= 1.0:
-                raise ValueError(f"train.teacher_weight must lie in [0, 1], got {t.teacher_weight}")
-            self.teacher = Teacher(t.teacher, self.codec, self.skeleton, t.teacher_flip, self.amp_dtype, self.device)
-            self._log(f"train.teacher: {self.teacher.name}, weight {t.teacher_weight}, flip {t.teacher_flip}")
+            self._attach_teacher()
         if t.keep not in ("best", "last"):
             raise ValueError(f"train.keep must be 'best' or 'last', got {t.keep!r}")
         self.step = 0
@@ -228,6 +222,27 @@ class Trainer:
         self.latest = dict(self.best)  # the most recent validation record
         self.history: list[dict] = []
         self.window = [0.0, 0]  # loss sum and step count since the last logged row
+
+    def _attach_teacher(self):
+        """Distillation: the teacher's maps of every training person (computed once on rank 0, cached in
+        ``out_dir/teacher``), blended into the training targets."""
+        t = self.cfg.train
+        if self.bottom_up:
+            raise ValueError("train.teacher: distillation is for top-down heatmap models, not bottom-up ones")
+        if not 0.0 <= t.teacher_weight <= 1.0:
+            raise ValueError(f"train.teacher_weight must lie in [0, 1], got {t.teacher_weight}")
+        args = dict(teacher=t.teacher, dataset=self.train_set, weight=t.teacher_weight, flip=t.teacher_flip,
+                    amp_dtype=self.amp_dtype, device=self.device, workers=self.cfg.data.workers,
+                    cache=self.out / "teacher")
+        if self.rank == 0:
+            start = time.time()
+            self.train_set.teacher = TeacherMaps.compute(**args)
+            self._log(f"train.teacher: {t.teacher} (weight {t.teacher_weight}, flip {t.teacher_flip}), maps of "
+                      f"{len(self.train_set.teacher)} people in {time.time() - start:.0f} s")
+        if self.distributed:
+            dist.barrier()
+            if self.rank != 0:  # read rank 0's cache
+                self.train_set.teacher = TeacherMaps.compute(**args)
 
     def _load_pretrained(self, path: str):
         target = getattr(self.model, "backbone", self.model)
@@ -339,8 +354,6 @@ class Trainer:
         if t.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         targets = {k: batch[k].to(self.device) for k in ("heatmaps", "weights", "pafs", "mask") if k in batch}
-        if self.teacher is not None:
-            targets = blend_targets(targets, self.teacher(images), t.teacher_weight, isinstance(self.codec, BeliefMapCodec))
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             outputs = self.net(images)
         loss = self.compute_loss(outputs, targets)

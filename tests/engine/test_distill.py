@@ -1,110 +1,138 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
-from posekit.codecs.heatmap import BeliefMapCodec, MSRAHeatmap, UDPHeatmap
-from posekit.engine.distill import Teacher, _sampling_grid, blend_targets
+from posekit.codecs.heatmap import BeliefMapCodec, MSRAHeatmap, UDPHeatmap, flip_test
+from posekit.data.coco import load_coco
+from posekit.data.topdown import TopDownDataset, normalize
+from posekit.data.transforms import apply_affine, crop_matrix
+from posekit.engine import distill
+from posekit.engine.distill import TeacherMaps, heatmap_affine
 from posekit.engine.trainer import Trainer
 from posekit.io import save_weights
+from posekit.skeletons import get_skeleton
 
 from .test_trainer import _cfg
 
-
-def _resample(maps: torch.Tensor, student, teacher) -> torch.Tensor:
-    grid = _sampling_grid(student, teacher).expand(maps.shape[0], -1, -1, -1)
-    return F.grid_sample(maps, grid, mode="bilinear", align_corners=True)
+LSP = get_skeleton("lsp14")
+TEACHER_CODEC = UDPHeatmap(input_size=(96, 96), heatmap_size=(24, 24), sigma=2.0)
 
 
-def test_sampling_grid_of_one_codec_is_the_identity():
+def _teacher_maps_of(keypoints: np.ndarray, plain_affine: np.ndarray) -> np.ndarray:
+    """uint8 teacher maps (1,K,24,24): the teacher codec's targets for keypoints in image pixels."""
+    maps = TEACHER_CODEC.encode(apply_affine(keypoints, plain_affine), np.ones(len(keypoints)))["heatmaps"]
+    return (maps * 255).round().astype(np.uint8)[None]
+
+
+def test_the_plain_crop_gets_the_stored_maps_back():
     codec = UDPHeatmap(input_size=(64, 48), heatmap_size=(16, 12), sigma=2.0)
-    maps = torch.rand(2, 3, 12, 16)
-    assert torch.allclose(_resample(maps, codec, codec), maps, atol=1e-5)
+    affine = crop_matrix((50.0, 40.0), (80.0, 60.0), 0.0, (64, 48))
+    maps = np.random.default_rng(0).integers(0, 256, (1, 14, 12, 16), dtype=np.uint8)
+    teacher = TeacherMaps(maps, heatmap_affine(codec, affine)[None], codec, LSP.flip_index, 0.5)
+    assert np.allclose(teacher.warp(0, affine, flip=False), maps[0] / 255.0, atol=1e-5)
 
 
 @pytest.mark.parametrize("student,tolerance", [  # input px; MSRA decodes to quarter heatmap pixels (1 px here)
-    (UDPHeatmap(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5), 0.3),
+    (UDPHeatmap(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5), 0.35),
     (MSRAHeatmap(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5), 1.2),
-    (BeliefMapCodec(input_size=(128, 128), heatmap_size=(32, 32), sigma=2.0), 0.3),
+    (BeliefMapCodec(input_size=(128, 128), heatmap_size=(32, 32), sigma=2.0), 0.35),
 ])
-def test_teacher_peak_lands_where_the_student_codec_puts_the_joint(student, tolerance):
-    """A joint encoded by a 96x96 teacher codec, resampled onto the student grid, decodes to the same crop point."""
-    teacher = UDPHeatmap(input_size=(96, 96), heatmap_size=(24, 24), sigma=2.0)
-    rng = np.random.default_rng(0)
-    in_s = np.asarray(student.input_size, np.float64)
-    joints = rng.uniform(0.2, 0.8, (5, 2)) * (in_s - 1)  # student crop pixels
-    in_t = (joints * (np.asarray(teacher.input_size) - 1) / (in_s - 1))
-    maps = torch.from_numpy(teacher.encode(in_t, np.ones(5))["heatmaps"])[None]
-    resampled = _resample(maps, student, teacher)
+@pytest.mark.parametrize("flip", [False, True])
+def test_warped_teacher_peaks_land_on_the_augmented_joints(student, tolerance, flip):
+    """Maps of a plain 96x96 crop, warped into a rotated, zoomed, shifted (and mirrored) student crop,
+    decode to the joints as that crop shows them."""
+    rng = np.random.default_rng(1)
+    keypoints = rng.uniform(70, 130, (14, 2))  # image pixels, inside both crops
+    plain = crop_matrix((100.0, 100.0), (120.0, 120.0), 0.0, TEACHER_CODEC.input_size)
+    teacher = TeacherMaps(_teacher_maps_of(keypoints, plain), heatmap_affine(TEACHER_CODEC, plain)[None],
+                          student, LSP.flip_index, 1.0)
+    augmented = crop_matrix((104.0, 97.0), (100.0, 100.0), 25.0, student.input_size, flip)
+    warped = torch.from_numpy(teacher.warp(0, augmented, flip))[None]
     if isinstance(student, BeliefMapCodec):
-        resampled = torch.cat([resampled, 1 - resampled.amax(1, keepdim=True)], 1)
-    decoded, _ = student.decode(resampled)
-    # the UDP grid used for an MSRA student would be off by up to 1.8 px here, half a stride for a shifted one
-    assert np.abs(decoded[0].numpy() - joints).max() < tolerance
+        warped = torch.cat([warped, 1 - warped.amax(1, keepdim=True)], 1)
+    decoded, _ = student.decode(warped)
+    expected = apply_affine(keypoints, augmented)
+    if flip:
+        expected = expected[list(LSP.flip_index)]
+    # a grid misaligned by half a stride would be off by 2-4 px, a channel order mixed up by tens
+    assert np.abs(decoded[0].numpy() - expected).max() < tolerance
 
 
-def test_blend_targets_mixes_maps_and_rebuilds_the_background():
-    gt = torch.rand(2, 4, 8, 8)
-    gt[:, 3] = 1 - gt[:, :3].amax(1)
-    weights = torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
-    teacher = torch.rand(2, 3, 8, 8)
-    plain = {"heatmaps": gt[:, :3], "weights": weights[:, :3]}
-    assert torch.equal(blend_targets(plain, teacher, 0.0, belief=False)["heatmaps"], gt[:, :3])
-    assert torch.equal(blend_targets(plain, teacher, 1.0, belief=False)["heatmaps"], teacher)
-    mixed = blend_targets({"heatmaps": gt, "weights": weights}, teacher, 0.25, belief=True)["heatmaps"]
-    parts = 0.75 * gt[:, :3] + 0.25 * teacher
-    assert torch.allclose(mixed[:, :3], parts)
-    # image 0: part 1 is unlabelled, so it does not shape the background
-    assert torch.allclose(mixed[0, 3], 1 - torch.maximum(parts[0, 0], parts[0, 2]))
-    assert torch.allclose(mixed[1, 3], 1 - parts[1].amax(0))
+def test_blend_mixes_labelled_maps_and_rebuilds_the_background():
+    codec = BeliefMapCodec(input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5)
+    affine = crop_matrix((32.0, 32.0), (64.0, 64.0), 0.0, (64, 64))
+    rng = np.random.default_rng(2)
+    keypoints = rng.uniform(10, 54, (14, 2))
+    visible = np.ones(14)
+    visible[3] = 0
+    targets = codec.encode(apply_affine(keypoints, affine), visible)
+    maps = rng.integers(0, 256, (1, 14, 16, 16), dtype=np.uint8)
+    for weight in (0.0, 0.25, 1.0):
+        teacher = TeacherMaps(maps, heatmap_affine(codec, affine)[None], codec, LSP.flip_index, weight)
+        mixed = teacher.blend(0, targets, affine, flip=False)["heatmaps"]
+        parts = (1 - weight) * targets["heatmaps"][:14] + weight * maps[0] / 255.0
+        assert np.allclose(mixed[:14], parts, atol=1e-5)
+        labelled = np.delete(parts, 3, 0)  # the unlabelled joint does not shape the background
+        assert np.allclose(mixed[14], 1 - labelled.max(0), atol=1e-5)
+    with pytest.raises(ValueError, match="teacher_weight must lie in"):
+        TeacherMaps(maps, heatmap_affine(codec, affine)[None], codec, LSP.flip_index, 1.5)
 
 
-def _save_teacher(tiny_coco, tmp_path, *extra) -> str:
-    trainer = Trainer(_cfg(tiny_coco, tmp_path / "teacher", "train.epochs=1", *extra), progress=False)
+def _save_teacher(tiny_coco, tmp_path) -> str:
+    trainer = Trainer(_cfg(tiny_coco, tmp_path / "teacher", "train.epochs=1"), progress=False)
     return str(save_weights(trainer.model, tmp_path / "teacher" / "model", trainer.sidecar()))
 
 
-def test_training_step_regresses_on_the_blended_target(tiny_coco, tmp_path):
-    teacher_path = _save_teacher(tiny_coco, tmp_path)
-    trainer = Trainer(_cfg(tiny_coco, tmp_path / "student", "train.epochs=1", f"train.teacher={teacher_path}",
-                           "train.teacher_weight=0.25", "train.teacher_flip=false"), progress=False)
-    seen = {}
-    loss_of = trainer.compute_loss
-    trainer.compute_loss = lambda outputs, targets: seen.setdefault("targets", targets) and loss_of(outputs, targets)
-    batch = next(iter(torch.utils.data.DataLoader(trainer.train_set, batch_size=4)))
-    trainer.train_step(batch)
-    teacher_model = trainer.teacher.model
-    from posekit.data.topdown import normalize
-
-    with torch.no_grad():
-        expected = teacher_model(normalize(batch["image"]).contiguous(memory_format=torch.channels_last))
-    assert torch.allclose(seen["targets"]["heatmaps"], 0.75 * batch["heatmaps"] + 0.25 * expected, atol=1e-5)
-
-
-def test_teacher_flip_averages_the_mirror_image(tiny_coco, tmp_path):
-    teacher_path = _save_teacher(tiny_coco, tmp_path)
+def _student_set(tiny_coco, augment=None, teacher=None):
+    coco = load_coco(tiny_coco, images_dir=tiny_coco.parent / "images")
     codec = UDPHeatmap(input_size=(64, 64), heatmap_size=(16, 16), sigma=2.0)
-    from posekit.skeletons import get_skeleton
-
-    lsp = get_skeleton("lsp14")
-    plain = Teacher(teacher_path, codec, lsp, flip=False)
-    flipped = Teacher(teacher_path, codec, lsp, flip=True)
-    images = torch.randn(2, 3, 64, 64)
-    mirrored = plain(images.flip(-1)).flip(-1)[:, list(lsp.flip_index)]
-    assert torch.allclose(flipped(images), 0.5 * (plain(images) + mirrored), atol=1e-5)
-    # a teacher at another input size sees the crop resized: 32x32 heatmaps for a 128x128 student
-    big = Teacher(teacher_path, UDPHeatmap(input_size=(128, 128), heatmap_size=(32, 32), sigma=2.0), lsp, flip=False)
-    assert big(torch.randn(1, 3, 128, 128)).shape == (1, 14, 32, 32)
+    return TopDownDataset(coco, codec, augment, 1.25, teacher=teacher)
 
 
-def test_teacher_errors_name_the_problem(tiny_coco, tmp_path):
-    teacher_path = _save_teacher(tiny_coco, tmp_path)
+def test_teacher_pass_stores_the_models_flip_tested_maps_and_reuses_its_cache(tiny_coco, tmp_path, monkeypatch):
+    path = _save_teacher(tiny_coco, tmp_path)
+    dataset = _student_set(tiny_coco)
+    teacher = TeacherMaps.compute(path, dataset, 0.5, flip=True, batch_size=5, cache=tmp_path / "cache")
+    model = Trainer(_cfg(tiny_coco, tmp_path / "x", f"model.init={path}"), progress=False).model.eval()
+    batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=4)))  # same codec: the plain crops
+    with torch.no_grad():
+        expected = flip_test(model, normalize(batch["image"]), LSP.flip_index).clamp(0, 1)
+    assert np.abs(teacher.maps[:4] / 255.0 - expected.numpy()).max() <= 0.5 / 255 + 1e-4
+    # a second pass for the same teacher, people and flip reads the cache; another flip setting recomputes
+    monkeypatch.setattr(distill, "load_model", lambda *a, **k: pytest.fail("recomputed despite the cache"))
+    again = TeacherMaps.compute(path, dataset, 0.5, flip=True, cache=tmp_path / "cache")
+    assert np.array_equal(again.maps, teacher.maps) and np.array_equal(again.affines, teacher.affines)
+    with pytest.raises(pytest.fail.Exception, match="recomputed"):
+        TeacherMaps.compute(path, dataset, 0.5, flip=False, cache=tmp_path / "cache")
+
+
+def test_samples_carry_the_blended_target(tiny_coco, tmp_path):
+    from posekit.data.topdown import Augment
+
+    path = _save_teacher(tiny_coco, tmp_path)
+    teacher = TeacherMaps.compute(path, _student_set(tiny_coco), 0.25, flip=False)
+    augment = Augment(rotation_prob=1.0, flip_prob=0.5, half_body_prob=0.0)
+    plain, blended = _student_set(tiny_coco, augment), _student_set(tiny_coco, augment, teacher)
+    for index in range(6):
+        a, b = plain[index], blended[index]
+        flipped = a["affine"][0, 0].item() < 0
+        expected = 0.75 * a["heatmaps"].numpy() + 0.25 * teacher.warp(index, a["affine"].numpy(), flipped)
+        assert np.allclose(b["heatmaps"].numpy(), expected, atol=1e-6)
+        assert torch.equal(a["image"], b["image"])
+
+
+def test_distilled_training_runs_and_errors_name_the_problem(tiny_coco, tmp_path):
+    path = _save_teacher(tiny_coco, tmp_path)
+    trainer = Trainer(_cfg(tiny_coco, tmp_path / "student", "train.epochs=2", "data.train.limit=8",
+                           f"train.teacher={path}", "train.teacher_weight=0.5"), progress=False)
+    assert len(trainer.train_set.teacher) == len(trainer.train_set) == 8
+    trainer.fit()
+    assert (tmp_path / "student" / "teacher" / "teacher_maps.npy").exists()
+    losses = [r["loss"] for r in trainer.history if "loss" in r]
+    assert losses and all(np.isfinite(losses))
     with pytest.raises(ValueError, match="teacher_weight must lie in"):
-        Trainer(_cfg(tiny_coco, tmp_path / "s", f"train.teacher={teacher_path}", "train.teacher_weight=1.5"),
-                progress=False)
-    from posekit.skeletons import get_skeleton
-
+        Trainer(_cfg(tiny_coco, tmp_path / "s", f"train.teacher={path}", "train.teacher_weight=1.5"), progress=False)
     with pytest.raises(ValueError, match="skeleton 'lsp14', the student's is 'coco17'"):
-        Teacher(teacher_path, UDPHeatmap(input_size=(64, 64), heatmap_size=(16, 16)), get_skeleton("coco17"))
+        distill._check_teacher(path, {"skeleton": "lsp14"}, "coco17")
     with pytest.raises(FileNotFoundError, match="not in the zoo"):
         Trainer(_cfg(tiny_coco, tmp_path / "s", "train.teacher=no-such-model"), progress=False)
