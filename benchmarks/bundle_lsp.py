@@ -1,9 +1,10 @@
-"""Bundle a trained top-down LSP model into the zoo: weights (fp16 unless --fp32) + the run's sidecar, with the LSPET test
-figures measured here (the same numbers as bench_lsp_accuracy.py) written into ``test_metrics``.
+"""Bundle a trained top-down LSP model into the zoo: weights (fp16 unless --storage says otherwise) + the run's sidecar,
+with the LSPET test figures measured here (the same numbers as bench_lsp_accuracy.py) written into ``test_metrics``.
 
-    python benchmarks/bundle_lsp.py RUN/model.safetensors NAME --command "posekit train ... (what trained it)" [--fp32]
+    python benchmarks/bundle_lsp.py RUN/model.safetensors NAME --command "posekit train ... (what trained it)"
+        [--storage float16|float32|int8]
 
-The bundled copy is scored again after storage (fp16 moves a few joints across the threshold), and that is
+The bundled copy is scored again after storage (fp16 or int8 moves a few joints across the threshold), and that is
 what the sidecar records.
 """
 from __future__ import annotations
@@ -46,7 +47,8 @@ def main():
     ap.add_argument("weights", help="the run's model.safetensors (its model.json beside it)")
     ap.add_argument("name", help="zoo name to write, e.g. hourglass-lsp")
     ap.add_argument("--command", required=True, help="the training command(s) to record in the sidecar")
-    ap.add_argument("--fp32", action="store_true", help="store fp32 weights (default fp16, half the size)")
+    ap.add_argument("--storage", default="float16", choices=("float16", "float32", "int8"),
+                    help="weight storage (posekit.io.save_weights): fp16 is half of fp32's size, int8 a quarter")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
@@ -58,9 +60,9 @@ def main():
     model, sidecar = load_model(args.weights)
     sidecar = {**sidecar, "name": args.name, "command": args.command}
     sidecar.pop("storage_dtype", None)
-    target = save_weights(model, ZOO / f"{args.name}.safetensors", sidecar, half=not args.fp32)
+    target = save_weights(model, ZOO / f"{args.name}.safetensors", sidecar, args.storage)
     sidecar["test_metrics"] = score(args.name)
-    save_weights(load_model(args.name)[0], target, sidecar, half=not args.fp32)  # same values, sidecar with figures
+    save_weights(load_model(args.name)[0], target, sidecar, args.storage)  # same values, sidecar with figures
     print(json.dumps(sidecar["test_metrics"], indent=2))
     print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MB) and {target.with_suffix('.json')}")
 

@@ -15,6 +15,26 @@ from pathlib import Path
 import torch
 
 ZOO_DIR = Path(__file__).parent / "zoo"
+STORAGE = ("float32", "float16", "int8")
+INT8_SCALE = ".int8_scale"  # key suffix of an int8 weight's per-output-channel scales
+
+
+def _quantize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(out, ...) float -> int8 values and (out,) fp32 scales, symmetric per output channel."""
+    scale = weight.abs().amax(dim=tuple(range(1, weight.dim()))) / 127.0
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    return (weight / scale.view(shape)).round().clamp(-127, 127).to(torch.int8), scale.float()
+
+
+def _dequantize(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Replace each int8 weight and its scales by the fp32 weight they store."""
+    for key in [k for k in state if k.endswith(INT8_SCALE)]:
+        scale = state.pop(key)
+        name = key[: -len(INT8_SCALE)]
+        q = state[name]
+        state[name] = q.float() * scale.view((-1,) + (1,) * (q.dim() - 1))
+    return state
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -25,7 +45,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        return _dequantize(load_file(str(path)))
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
@@ -33,22 +53,35 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def save_weights(model: torch.nn.Module, path: str | Path, sidecar: dict, half: bool = False) -> Path:
-    """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically; fp16 storage if ``half``."""
+def save_weights(model: torch.nn.Module, path: str | Path, sidecar: dict, storage: str = "float32") -> Path:
+    """Write ``path`` (.safetensors) and its ``.json`` sidecar atomically.
+
+    ``storage``: ``float32``; ``float16`` (half the size); or ``int8`` (a quarter): every weight
+    with two or more dimensions stored as int8 with one fp32 scale per output channel (symmetric,
+    scale = max |w| / 127, so each value is off by at most half a scale step), the rest in fp16.
+    :func:`read_state_dict` turns int8 weights back into floats.
+    """
     from safetensors.torch import save_file
 
+    if storage not in STORAGE:
+        raise ValueError(f"storage must be one of {', '.join(STORAGE)}, got {storage!r}")
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {}
     for k, v in model.state_dict().items():
         v = v.detach().cpu().contiguous()
-        state[k] = v.half() if half and v.is_floating_point() else v
+        if not v.is_floating_point() or storage == "float32":
+            state[k] = v
+        elif storage == "int8" and v.dim() >= 2:
+            state[k], state[k + INT8_SCALE] = _quantize(v.float())
+        else:
+            state[k] = v.half()
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp))
     tmp.chmod(0o644)  # safetensors writes owner-only files; weights are for sharing
     tmp.replace(path)
     side = path.with_suffix(".json")
-    side.with_suffix(".json.tmp").write_text(json.dumps({**sidecar, "storage_dtype": "float16" if half else "float32"}, indent=2))
+    side.with_suffix(".json.tmp").write_text(json.dumps({**sidecar, "storage_dtype": storage}, indent=2))
     side.with_suffix(".json.tmp").replace(side)
     return path
 
