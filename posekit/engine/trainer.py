@@ -36,9 +36,10 @@ from ..data.coco import load_coco
 from ..data.lsp import convert_lsp
 from ..data.bottomup import BottomUpDataset
 from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, normalize
-from ..io import atomic_torch_save, save_weights
+from ..io import atomic_torch_save, load_model, read_state_dict, save_weights
 from ..losses import cpm_loss, cpn_loss, keypoint_mse, keypoint_mse_lr_latent, openpose_loss
 from ..models import build_model
+from ..models.widen import widen_state_dict
 from .config import Config, DataSource, config_to_dict
 from .distill import TeacherMaps
 
@@ -194,12 +195,7 @@ class Trainer:
         if cfg.model.pretrained:
             self._load_pretrained(cfg.model.pretrained)
         if cfg.model.init:
-            from ..io import read_state_dict
-
-            state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(cfg.model.init).items()}
-            if hasattr(self.model, "grow_state_dict"):  # e.g. a deeper Stacked Hourglass from a shallower one
-                state = self.model.grow_state_dict(state)
-            self.model.load_state_dict(state)
+            self._load_init(cfg.model.init)
         if t.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = self.model
@@ -222,6 +218,21 @@ class Trainer:
         self.latest = dict(self.best)  # the most recent validation record
         self.history: list[dict] = []
         self.window = [0.0, 0]  # loss sum and step count since the last logged row
+
+    def _load_init(self, path: str):
+        """Whole-model start weights; from a shallower network they are grown (``grow_state_dict``), from a
+        narrower one widened (:func:`~posekit.models.widen.widen_state_dict`), both keeping its function."""
+        state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(path).items()}
+        if hasattr(self.model, "grow_state_dict"):  # e.g. a deeper Stacked Hourglass from a shallower one
+            state = self.model.grow_state_dict(state)
+        if any(v.shape != state[k].shape for k, v in self.model.state_dict().items() if k in state):
+            check = None
+            if Path(path).with_suffix(".json").exists():  # the narrow network, to verify the widened one against
+                w, h = self.codec.input_size
+                check = (load_model(path)[0], torch.randn(1, 3, h, w))
+            state = widen_state_dict(self.model, state, seed=self.cfg.train.seed, check=check)
+            self._log(f"model.init: {path} widened to {self.cfg.model.name} {self.model_params}")
+        self.model.load_state_dict(state)
 
     def _attach_teacher(self):
         """Distillation: the teacher's maps of every training person (computed once on rank 0, cached in

@@ -64,6 +64,20 @@ def test_init_grows_a_deeper_hourglass_from_shallower_weights(tiny_coco, tmp_pat
     assert not grown["merge_features.0.weight"].any() and not grown["merge_heatmaps.0.weight"].any()
 
 
+def test_init_widens_a_narrower_hourglass_and_checks_it_against_its_sidecar(tiny_coco, tmp_path):
+    from posekit.io import save_weights
+
+    narrow = Trainer(_cfg(tiny_coco, tmp_path / "narrow", "model.name=hourglass_stack2",
+                          "model.params={width: 16, depth: 2}"), progress=False)
+    path = save_weights(narrow.model, tmp_path / "narrow" / "model", narrow.sidecar())
+    wide = Trainer(_cfg(tiny_coco, tmp_path / "wide", "model.name=hourglass_stack2", "model.params={width: 24, depth: 2}",
+                        f"model.init={path}"), progress=False)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(wide.model.eval()(x)[-1], narrow.model.eval()(x)[-1], atol=1e-5)
+    assert wide.model.heads[0].weight.shape[1] == 24
+
+
 def test_keep_last_exports_the_final_weights_with_their_own_score(tiny_coco, tmp_path):
     """``train.keep: last`` exports the final (EMA) weights and the final validation, whatever scored best before."""
     val = f"data.val={{format: coco, ann: {tiny_coco}, images: {Path(tiny_coco).parent / 'images'}}}"

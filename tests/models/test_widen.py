@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from posekit.models import build_model
+from posekit.models.widen import widen_state_dict
+
+
+def _trained_looking(model: torch.nn.Module) -> torch.nn.Module:
+    """Random BatchNorm statistics and affine terms, so BN layers are not near-identities."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name,narrow,wide,size", [
+    ("hourglass_stack2", {"width": 16, "depth": 2}, {"width": 24, "depth": 2}, 64),
+    ("simplebaseline_resnet18", {"width": 8, "head_channels": 16}, {"width": 12, "head_channels": 24}, 64),
+])
+def test_widened_network_computes_the_same_heatmaps(name, narrow, wide, size):
+    small = _trained_looking(build_model(name, num_keypoints=14, **narrow))
+    big = build_model(name, num_keypoints=14, **wide)
+    x = torch.randn(2, 3, size, size)
+    state = widen_state_dict(big, small.state_dict(), check=(small, x))
+    big.load_state_dict(state)
+    assert sum(v.numel() for v in state.values()) > sum(v.numel() for v in small.state_dict().values())
+    with torch.no_grad():
+        a, b = small(x), big.eval()(x)
+    a, b = (a[-1], b[-1]) if isinstance(a, list) else (a, b)
+    assert torch.allclose(a, b, atol=1e-5 * float(a.abs().max()) + 1e-6)
+    # copied channels are not clones: their BatchNorm scales get different gradients
+    out = big.train()(x)
+    (out[-1] if isinstance(out, list) else out).square().mean().backward()
+    pairs = 0
+    for m in big.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            mean = m.running_mean
+            for j in range(len(mean)):
+                for i in range(j):
+                    if mean[i] == mean[j]:  # random statistics coincide only for a copy
+                        pairs += 1
+                        assert m.weight.grad[i] != m.weight.grad[j]
+    assert pairs > 0
+
+
+def test_equal_shapes_pass_through_and_bad_shapes_are_named():
+    model = build_model("hourglass_stack2", num_keypoints=14, width=16, depth=2)
+    state = model.state_dict()
+    assert widen_state_dict(model, state) is state
+    wider = build_model("hourglass_stack2", num_keypoints=14, width=24, depth=2)
+    with pytest.raises(ValueError, match="cannot widen to"):
+        widen_state_dict(model, wider.state_dict())
+
+
+def test_a_concatenating_design_is_refused_by_the_check():
+    small = _trained_looking(build_model("cpn_resnet18", num_keypoints=14, width=8, channels=16))
+    big = build_model("cpn_resnet18", num_keypoints=14, width=12, channels=24)
+    with pytest.raises(ValueError, match="concatenation cannot be widened"):
+        widen_state_dict(big, small.state_dict(), check=(small, torch.randn(1, 3, 64, 64)))
