@@ -50,8 +50,7 @@ class TeacherMaps:
     """
 
     def __init__(self, maps: np.ndarray, affines: np.ndarray, student_codec, flip_index, weight: float):
-        if not 0.0 <= weight <= 1.0:
-            raise ValueError(f"train.teacher_weight must lie in [0, 1], got {weight}")
+        _check_weight(weight)
         self.maps, self.affines = maps, np.asarray(affines, np.float64)
         self.codec = student_codec
         self.flip_index = np.asarray(flip_index, np.intp)
@@ -94,6 +93,7 @@ class TeacherMaps:
         ``cache``: a folder; maps computed for the same teacher file, people and flip setting are
         read back from it instead of recomputed (so a resumed run does not repeat the pass).
         """
+        _check_weight(weight)
         path = resolve_model(teacher)
         key = _cache_key(path, dataset, flip)
         if cache is not None:
@@ -129,6 +129,11 @@ class TeacherMaps:
         if cache is not None:
             _write_cache(Path(cache), key, maps, affines)
         return cls(maps, affines, dataset.codec, dataset.skeleton.flip_index, weight)
+
+
+def _check_weight(weight: float) -> None:
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"train.teacher_weight must lie in [0, 1], got {weight}")
 
 
 def _check_teacher(path: Path, sidecar: dict, skeleton: str) -> None:

@@ -229,7 +229,7 @@ class Trainer:
             check = None
             if Path(path).with_suffix(".json").exists():  # the narrow network, to verify the widened one against
                 w, h = self.codec.input_size
-                check = (load_model(path)[0], torch.randn(1, 3, h, w))
+                check = (load_model(path)[0], torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0)))
             state = widen_state_dict(self.model, state, seed=self.cfg.train.seed, check=check)
             self._log(f"model.init: {path} widened to {self.cfg.model.name} {self.model_params}")
         self.model.load_state_dict(state)
@@ -240,8 +240,6 @@ class Trainer:
         t = self.cfg.train
         if self.bottom_up:
             raise ValueError("train.teacher: distillation is for top-down heatmap models, not bottom-up ones")
-        if not 0.0 <= t.teacher_weight <= 1.0:
-            raise ValueError(f"train.teacher_weight must lie in [0, 1], got {t.teacher_weight}")
         args = dict(teacher=t.teacher, dataset=self.train_set, weight=t.teacher_weight, flip=t.teacher_flip,
                     amp_dtype=self.amp_dtype, device=self.device, workers=self.cfg.data.workers,
                     cache=self.out / "teacher")
