@@ -77,9 +77,9 @@ def _cmd_predict(args) -> int:
     from .predict import predict
 
     summary = predict(args.inputs, args.model, args.out, args.boxes, args.flip, args.device)
-    print(f"{summary['people']} people in {len(summary['overlays'])} images")
+    print(f"{summary['people']} people in {summary['images']} images and {summary['frames']} video frames")
     print(f"predictions: {summary['predictions']}")
-    print(f"overlays:    {Path(args.out).resolve()}/*_pose.png")
+    print(f"overlays:    {Path(args.out).resolve()}/*_pose.png, *_pose.mp4")
     return 0
 
 
@@ -158,12 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("predict", help="find people's keypoints in images",
-                       description="Writes OUT/predictions.json (COCO results with file_name) and OUT/<stem>_pose.png "
-                                   "per image. Without --boxes each whole image is one person.")
-    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p = sub.add_parser("predict", help="find people's keypoints in images and videos",
+                       description="Writes OUT/predictions.json (COCO results with file_name, and frame for videos) "
+                                   "and OUT/<stem>_pose.png per image, OUT/<stem>_pose.mp4 per video. Without --boxes "
+                                   "each whole image is one person; in a video, the previous frame's keypoints give "
+                                   "the next frame's box.")
+    p.add_argument("inputs", nargs="+", help="image files, video files (.mp4, .avi, .mov, .mkv, .webm, .m4v) or "
+                                             "folders of them")
     p.add_argument("--model", default="default", help="zoo name or .safetensors path (default: the bundled model)")
-    p.add_argument("--boxes", help="COCO detections JSON [{image_id or file_name, bbox, score}]")
+    p.add_argument("--boxes", help="COCO detections JSON [{image_id or file_name (+ frame), bbox, score}]")
     p.add_argument("--flip", action="store_true", help="flip test")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="cpu")

@@ -72,6 +72,64 @@ def test_predict_writes_predictions_and_overlays(tiny_coco, tiny_model, tmp_path
     assert len(preds) == 24 and preds[0]["bbox"] == [0.0, 0.0, 64.0, 64.0]
 
 
+def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _video_frame_count(path: Path) -> int:
+    capture, count = cv2.VideoCapture(str(path)), 0
+    while capture.read()[0]:
+        count += 1
+    return count
+
+
+def test_predict_on_a_video_writes_one_result_per_frame_and_an_overlay_video(tiny_coco, tiny_model, tmp_path):
+    images = sorted((tiny_coco.parent / "images").glob("*.png"))[:3]
+    clip = _write_video(tmp_path / "clip.mp4", [cv2.imread(str(p)) for p in images])
+    out = tmp_path / "out"
+    assert main(["predict", str(clip), str(images[0]), "--model", str(tiny_model), "--out", str(out)]) == 0
+    preds = json.loads((out / "predictions.json").read_text())
+    assert [(p["file_name"], p.get("frame"), p["image_id"]) for p in preds] == [
+        ("clip.mp4", 0, 1), ("clip.mp4", 1, 2), ("clip.mp4", 2, 3), ("001.png", None, 4)]
+    assert preds[0]["bbox"] == [0.0, 0.0, 64.0, 64.0] and all(len(p["keypoints"]) == 42 for p in preds)
+    assert _video_frame_count(out / "clip_pose.mp4") == 3 and (out / "001_pose.png").exists()
+    # boxes: one for frame 1 only, one without a frame (every frame), none match the image
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"file_name": "clip.mp4", "frame": 1, "bbox": [5, 5, 40, 50]},
+                                 {"file_name": "clip.mp4", "bbox": [10, 10, 30, 30]}]))
+    assert main(["predict", str(clip), str(images[0]), "--model", str(tiny_model), "--boxes", str(boxes),
+                 "--out", str(out)]) == 0
+    preds = json.loads((out / "predictions.json").read_text())
+    assert [(p["frame"], p["bbox"]) for p in preds] == [
+        (0, [10, 10, 30, 30]), (1, [5, 5, 40, 50]), (1, [10, 10, 30, 30]), (2, [10, 10, 30, 30])]
+
+
+def test_predict_refuses_an_unreadable_video_and_a_bad_frame_index(tiny_model, tmp_path, capsys):
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("not a video")
+    assert main(["predict", str(bad), "--model", str(tiny_model), "--out", str(tmp_path / "o")]) == 2
+    assert "broken.mp4: cannot read video" in capsys.readouterr().err
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"file_name": "clip.mp4", "frame": -1, "bbox": [5, 5, 40, 50]}]))
+    clip = _write_video(tmp_path / "clip.mp4", [np.zeros((32, 32, 3), np.uint8)])
+    assert main(["predict", str(clip), "--model", str(tiny_model), "--boxes", str(boxes),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "detection #0: frame must be a frame index >= 0, got -1" in capsys.readouterr().err
+
+
+def test_track_box_is_the_tight_box_of_the_confident_joints_clipped_to_the_image():
+    from posekit.predict import track_box
+
+    keypoints = np.array([[10.0, 20.0], [50.0, 80.0], [30.0, 40.0], [70.0, -5.0], [5.0, 5.0]])
+    scores = np.array([0.9, 0.8, 0.5, 0.6, 0.1])  # the last joint is not confident
+    assert track_box(keypoints, scores, (100, 60)) == [10.0, 0.0, 49.0, 80.0]  # x clipped to 59, y to 0
+    assert track_box(keypoints, scores, (100, 60), min_joints=5) is None
+
+
 @pytest.mark.parametrize("argv,message", [
     (["eval", "--gt", "missing.json", "--pred", "p.json"], "missing.json: cannot read"),
     (["predict", "nowhere.jpg", "--model", "default", "--out", "o"], None),

@@ -116,3 +116,31 @@ def test_demo_finds_the_astronauts_upper_body(tmp_path):
     assert min(right[1], left[1]) > neck[1] - 0.3 * head_length
     assert right[0] < neck[0] < left[0] and left[0] - right[0] > 0.5 * head_length
     assert min(head[2], neck[2], right[2], left[2]) > 0.3
+
+
+def test_video_tracking_keeps_the_person_on_a_still_video(tmp_path):
+    """On a still video of the astronaut, frame 0 is read as one whole-frame box, and frame 1's box is the tight box
+    of frame 0's confident joints (the framing the LSP models were trained on): the joints agree to a few pixels."""
+    pytest.importorskip("skimage")
+    import cv2
+    from skimage import data
+
+    from posekit.predict import predict, track_box
+
+    frame = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    clip = tmp_path / "still.avi"  # lossless (FFV1) so both frames are the same pixels
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"FFV1"), 5, frame.shape[1::-1])
+    for _ in range(2):
+        writer.write(frame)
+    writer.release()
+    summary = predict([str(clip)], "default", tmp_path / "out")
+    assert summary["frames"] == 2 and summary["people"] == 2
+    first, second = json.loads(Path(summary["predictions"]).read_text())
+    assert first["bbox"] == [0.0, 0.0, 512.0, 512.0]
+    k0 = np.asarray(first["keypoints"]).reshape(-1, 3)
+    assert second["bbox"] == pytest.approx(track_box(k0[:, :2], k0[:, 2], (512, 512)), abs=0.01)
+    assert second["bbox"][2] * second["bbox"][3] < 0.8 * 512 * 512
+    k1 = np.asarray(second["keypoints"]).reshape(-1, 3)
+    confident = (k0[:, 2] > 0.5) & (k1[:, 2] > 0.5)
+    assert confident.sum() >= 4
+    assert np.median(np.hypot(*(k1[confident, :2] - k0[confident, :2]).T)) < 12
