@@ -76,7 +76,7 @@ def _cmd_train(args) -> int:
 def _cmd_predict(args) -> int:
     from .predict import predict
 
-    summary = predict(args.inputs, args.model, args.out, args.boxes, args.flip, args.device)
+    summary = predict(args.inputs, args.model, args.out, args.boxes, args.flip, args.device, smooth=args.smooth)
     print(f"{summary['people']} people in {summary['images']} images and {summary['frames']} video frames")
     print(f"predictions: {summary['predictions']}")
     print(f"overlays:    {Path(args.out).resolve()}/*_pose.png, *_pose.mp4")
@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="default", help="zoo name or .safetensors path (default: the bundled model)")
     p.add_argument("--boxes", help="COCO detections JSON [{image_id or file_name (+ frame), bbox, score}]")
     p.add_argument("--flip", action="store_true", help="flip test")
+    p.add_argument("--smooth", action="store_true", help="videos: One Euro filter on the tracked person's keypoints")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_predict)
