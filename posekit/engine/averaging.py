@@ -2,7 +2,8 @@
 
 Each cosine cycle of a warm restart ends near a different point of the same basin; their mean often sits
 lower in it than either. Averaged BatchNorm statistics are not the statistics of the averaged weights, so
-they are recomputed on training crops afterwards (``torch.optim.swa_utils.update_bn``).
+they are recomputed on training crops afterwards (``torch.optim.swa_utils.update_bn``). On the LSPET default
+the mean of two restarts scored below both (docs/BENCHMARKS.md, 2026-12-04): its EMA already averages.
 """
 from __future__ import annotations
 
@@ -34,4 +35,3 @@ def average_weights(paths: list[str | Path]) -> tuple[torch.nn.Module, dict]:
     state = {k: (v / len(paths)).float() if v.is_floating_point() else v for k, v in total.items()}
     model.load_state_dict(state)
     return model.eval(), {**sidecar, "averaged_from": [str(p) for p in paths]}
-
