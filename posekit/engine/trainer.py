@@ -142,9 +142,14 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 
 class Trainer:
-    """Builds everything from a :class:`Config` and runs it. ``Trainer(cfg).fit(resume=...)``."""
+    """Builds everything from a :class:`Config` and runs it: ``Trainer(cfg).fit()``, or
+    ``Trainer(cfg, resume=True).fit(resume=True)`` to continue from the run's checkpoint.
 
-    def __init__(self, cfg: Config, command: str | None = None, progress: bool = True):
+    ``resume`` in the constructor skips ``model.init``: the checkpoint replaces those weights anyway, so a run
+    can be continued on a machine that does not have its start weights.
+    """
+
+    def __init__(self, cfg: Config, command: str | None = None, progress: bool = True, resume: bool = False):
         self.cfg = cfg
         self.command = command or " ".join(sys.argv)
         self.progress = progress
@@ -194,7 +199,7 @@ class Trainer:
                                  **self.model_params).to(self.device)
         if cfg.model.pretrained:
             self._load_pretrained(cfg.model.pretrained)
-        if cfg.model.init:
+        if cfg.model.init and not resume:
             self._load_init(cfg.model.init)
         if t.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -525,4 +530,4 @@ def _set_rng_state(state: dict):
 
 def train(cfg: Config, resume: bool = False, command: str | None = None) -> dict:
     """Train a recipe; returns the best validation record."""
-    return Trainer(cfg, command).fit(resume=resume)
+    return Trainer(cfg, command, resume=resume).fit(resume=resume)

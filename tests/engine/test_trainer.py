@@ -124,6 +124,23 @@ def test_mixed_precision_trains_in_the_device_type_and_keeps_fp32_weights(tiny_c
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
 
 
+def test_resume_does_not_need_the_start_weights(tiny_coco, tmp_path):
+    start = Trainer(_cfg(tiny_coco, tmp_path / "start", "train.epochs=1", "data.train.limit=8"), progress=False)
+    start.fit()
+    init = tmp_path / "start" / "model.safetensors"
+    extra = ("train.epochs=2", "data.train.limit=8", f"model.init={init}")
+    Trainer(_cfg(tiny_coco, tmp_path / "run", *extra), progress=False).fit(stop_after=1)
+    trained = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]
+    init.unlink()  # another machine: the checkpoint is there, the start weights are not
+    resumed = Trainer(_cfg(tiny_coco, tmp_path / "run", *extra), progress=False, resume=True)
+    resumed.load_checkpoint()
+    assert resumed.step == 1
+    for k, v in trained.items():
+        assert torch.equal(resumed.model.state_dict()[k], v), k
+    resumed.fit(resume=True)
+    assert resumed.step == 2
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tiny_coco, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         Trainer(_cfg(tiny_coco, tmp_path / "c", "train.epochs=1"), progress=False).fit(resume=True)
