@@ -74,7 +74,7 @@ def main():
         for lo, hi in AREA_BINS:
             sel = (areas >= lo) & (areas < hi)
             size_rows.append([f"{side}x{side}", f"{lo:g}-{hi:g}", int(sel.sum()),
-                              *(f"{(best[sel] >= t).mean():.3f}" for t in (0.5, 0.75, 0.95))])
+                              *(f"{(best[sel] >= t).mean():.3f}" if sel.any() else "-" for t in (0.5, 0.75, 0.95))])
     print(table(["maps from the ground truth", "AP", "AP50", "AP75", "AR"], rows))
     print()
     print(table(["maps", "person area (px^2)", "people", "best OKS >= 0.5", ">= 0.75", ">= 0.95"], size_rows))

@@ -79,9 +79,8 @@ def main():
         for combination, found in results.items():
             m = evaluate_coco(gt, found)
             rows.append([name, combination, *(f"{m[k]:.3f}" for k in ("AP", "AP50", "AP75", "AR"))])
-        candidate_rows.append([name, *(f"{with_candidate[v][0] / max(with_candidate[v][1], 1):.3f} of {with_candidate[v][1]}"
-                                     for v in (2, 1)),
-                               f"{candidates_on_joints / max(candidates, 1):.3f} of {candidates}"])
+        shares = [f"{hits / max(total, 1):.3f} of {total}" for hits, total in (with_candidate[2], with_candidate[1])]
+        candidate_rows.append([name, *shares, f"{candidates_on_joints / max(candidates, 1):.3f} of {candidates}"])
     print(table(["model", "grouped from", "AP", "AP50", "AP75", "AR"], rows))
     print()
     print(table(["model", "visible joints with a candidate", "occluded joints with a candidate",
