@@ -67,11 +67,46 @@ class CocoKeypoints:
         return dataclasses.replace(self, images={i: info for i, info in self.images.items() if i in keep},
                                    people=[p for p in self.people if p.image_id in keep])
 
+    def with_keypoint_boxes(self) -> "CocoKeypoints":
+        """The dataset with every person's box replaced by the tight box of its keypoints
+        (:func:`keypoint_box`), the boxes LSP's converter writes; people without keypoints keep theirs."""
+        people = []
+        for p in self.people:
+            box = keypoint_box(p.keypoints)
+            people.append(p if box is None else dataclasses.replace(p, bbox=box.astype(np.float32)))
+        return dataclasses.replace(self, people=people)
+
+    def concat(self, other: "CocoKeypoints") -> "CocoKeypoints":
+        """Both datasets as one (same skeleton): ``other``'s image and person ids are shifted past this one's,
+        so every id stays unique; ``path`` and ``raw`` are this dataset's."""
+        if other.skeleton.name != self.skeleton.name:
+            raise ValueError(f"{other.path}: skeleton {other.skeleton.name}, cannot join {self.path} "
+                             f"({self.skeleton.name})")
+        image_shift = max(self.images, default=0) + 1
+        person_shift = max((p.id for p in self.people), default=0) + 1
+        images = dict(self.images)
+        for i, info in other.images.items():
+            images[i + image_shift] = dataclasses.replace(info, id=i + image_shift)
+        people = self.people + [dataclasses.replace(p, id=p.id + person_shift, image_id=p.image_id + image_shift)
+                                for p in other.people]
+        return dataclasses.replace(self, images=images, people=people)
+
     def people_by_image(self) -> dict[int, list[Person]]:
         out: dict[int, list[Person]] = {i: [] for i in self.images}
         for p in self.people:
             out[p.image_id].append(p)
         return out
+
+
+def keypoint_box(keypoints: np.ndarray) -> np.ndarray | None:
+    """Tight (x, y, w, h) box of the visible keypoints (v=2), else of all labelled ones (v>0); at least
+    1 px a side. keypoints: (K, 3). None when no keypoint is labelled."""
+    v = keypoints[:, 2]
+    points = keypoints[v == 2, :2] if (v == 2).any() else keypoints[v > 0, :2]
+    if not len(points):
+        return None
+    (x0, y0), (x1, y1) = points.min(0), points.max(0)
+    return np.array([x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)], np.float64)
 
 
 def _read_json(path: Path):

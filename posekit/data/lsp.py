@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeletons import LSP14
-from .coco import AnnotationError
+from .coco import AnnotationError, keypoint_box
 
 
 def read_lsp_joints(mat_path: str | Path) -> tuple[np.ndarray, bool]:
@@ -95,13 +95,9 @@ def convert_lsp(
         )
         v = np.where(inside, np.where(j[:, 2] > 0.5, 2, 1), 0)
         kps = np.concatenate([np.where(v[:, None] > 0, xy, 0.0), v[:, None]], 1)
-        box_pts = xy[v == 2] if (v == 2).any() else xy[v > 0]
-        if len(box_pts):
-            x0, y0 = box_pts.min(0)
-            x1, y1 = box_pts.max(0)
-            bbox = [float(x0), float(y0), max(float(x1 - x0), 1.0), max(float(y1 - y0), 1.0)]
-        else:  # no usable joint: the whole image, so the record is kept, with num_keypoints 0
-            bbox = [0.0, 0.0, float(width), float(height)]
+        box = keypoint_box(kps)
+        # no usable joint: the whole image, so the record is kept, with num_keypoints 0
+        bbox = [0.0, 0.0, float(width), float(height)] if box is None else [float(t) for t in box]
         images.append({"id": number, "file_name": name, "width": width, "height": height})
         annotations.append({
             "id": number,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +52,14 @@ class DataSource:
     images: str | None = None
     range: str | None = None
     limit: int | None = None  # use only the first N people (quick runs, tests)
+    boxes: str = "annotation"  # top-down crops around: annotation (the file's bbox) | keypoints (tight, as LSP's)
+    min_keypoints: int = 1  # top-down training: people with fewer labelled keypoints are left out
 
 
 @dataclass
 class DataConfig:
     train: DataSource = field(default_factory=DataSource)
+    extra: list[DataSource] = field(default_factory=list)  # top-down: more training sources, joined to train
     val: DataSource | None = None
     padding: float = 1.25
     workers: int = 2
@@ -128,6 +132,11 @@ def _coerce(hint, value, path, file):
         return None
     if dataclasses.is_dataclass(base):
         return _build(base, value, path, file)
+    item = typing.get_args(hint)[0] if typing.get_origin(hint) is list and typing.get_args(hint) else None
+    if item is not None and dataclasses.is_dataclass(item):
+        if not isinstance(value, list):
+            raise ConfigError(f"{file}: {path} must be a list of mappings, got {value!r}")
+        return [_build(item, v, f"{path}[{i}]", file) for i, v in enumerate(value)]
     if base is float and isinstance(value, str):  # YAML 1.1 reads 3e-4 (no dot) as a string
         try:
             value = float(value)
@@ -162,6 +171,9 @@ def _resolve_paths(cfg: Config, base: Path, keys: set[str]) -> None:
         if src is not None:
             for attr in ("ann", "joints", "images"):
                 fix(src, attr, f"data.{split}.{attr}")
+    for src in cfg.data.extra:  # a list is overridden as a whole: ``data.extra=[...]``
+        for attr in ("ann", "joints", "images"):
+            fix(src, attr, "data.extra")
     fix(cfg.model, "pretrained", "model.pretrained")
     fix(cfg.model, "init", "model.init")
     if cfg.train.teacher and cfg.train.teacher.endswith(".safetensors"):  # a file, not a zoo name
@@ -195,7 +207,8 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
     try:
         cfg = _build(Config, tree, "", file)
     except ConfigError as e:
-        bad = next((k for k in overridden if f"'{k}'" in str(e) or f" {k} must" in str(e)), None)
+        # the override whose key is the bad key or holds it (a list item: 'data.extra[0].boxs')
+        bad = next((k for k in overridden if re.search(rf"['\s]{re.escape(k)}['\[.\s]", str(e))), None)
         if bad is None:
             raise
         raise ConfigError(str(e).replace(f"{file}:", f"command-line override {bad}=...:", 1)) from None

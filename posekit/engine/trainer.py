@@ -62,6 +62,30 @@ def load_source(src: DataSource, skeleton: str):
     return coco
 
 
+def with_boxes(coco, src: DataSource):
+    """``src.boxes`` applied: the file's boxes, or tight keypoint boxes (as LSP's converter writes)."""
+    if src.boxes == "keypoints":
+        return coco.with_keypoint_boxes()
+    if src.boxes != "annotation":
+        raise ValueError(f"{src.ann or src.joints}: data source boxes must be 'annotation' or 'keypoints', "
+                         f"got {src.boxes!r}")
+    return coco
+
+
+def load_topdown_training(sources: list[DataSource], skeleton: str):
+    """Top-down training sources joined into one dataset whose ``people`` are the ones to train on: per source,
+    not crowd, at least ``min_keypoints`` labelled keypoints, the first ``limit`` of them."""
+    joined = None
+    for src in sources:
+        coco = with_boxes(load_source(src, skeleton), src)
+        people = [p for p in coco.trainable_people() if p.num_keypoints >= src.min_keypoints][: src.limit]
+        if not people:
+            raise ValueError(f"{src.ann or src.joints}: no person with >= {src.min_keypoints} labelled keypoints")
+        coco = dataclasses.replace(coco, people=people)
+        joined = coco if joined is None else joined.concat(coco)
+    return joined
+
+
 class ResumableSampler(Sampler):
     """Shuffled indices as a function of (seed, epoch), sharded across ranks, optionally
     skipping the first ``start`` batches' worth of this rank's indices (mid-epoch resume)."""
@@ -170,17 +194,18 @@ class Trainer:
         self.bottom_up = cfg.codec.kind == "paf"
         codec_params = {k: v for k, v in asdict(cfg.codec).items() if v is not None}
         self.codec = build_codec(**codec_params, **({"skeleton": cfg.skeleton} if self.bottom_up else {}))
-        train_coco = load_source(cfg.data.train, cfg.skeleton)
-        self.skeleton = train_coco.skeleton
         if self.bottom_up:  # whole images; `limit` counts images
-            train_coco = train_coco.first_images(cfg.data.train.limit)
+            if cfg.data.extra:
+                raise ValueError(f"{cfg.source}: data.extra joins person crops; it is for top-down recipes only")
+            train_coco = load_source(cfg.data.train, cfg.skeleton).first_images(cfg.data.train.limit)
             self.train_set = BottomUpDataset(train_coco, self.codec, cfg.augment, seed=t.seed)
         else:  # person crops; `limit` counts people
-            people = train_coco.trainable_people()[: cfg.data.train.limit]
-            self.train_set = TopDownDataset(train_coco, self.codec, cfg.augment, cfg.data.padding, people, seed=t.seed)
+            train_coco = load_topdown_training([cfg.data.train, *cfg.data.extra], cfg.skeleton)
+            self.train_set = TopDownDataset(train_coco, self.codec, cfg.augment, cfg.data.padding, seed=t.seed)
+        self.skeleton = train_coco.skeleton
         self.val_set = None
         if cfg.data.val is not None:
-            val_coco = load_source(cfg.data.val, cfg.skeleton)
+            val_coco = with_boxes(load_source(cfg.data.val, cfg.skeleton), cfg.data.val)
             if self.bottom_up:
                 self.val_set = BottomUpDataset(val_coco.first_images(cfg.data.val.limit), self.codec)
             else:
@@ -452,7 +477,8 @@ class Trainer:
             "input_size": list(self.codec.input_size),
             "padding": cfg.data.padding,
             "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input": "RGB 0..255"},
-            "training_data": {"train": asdict(cfg.data.train), "val": asdict(cfg.data.val) if cfg.data.val else None},
+            "training_data": {"train": asdict(cfg.data.train), "extra": [asdict(e) for e in cfg.data.extra],
+                              "val": asdict(cfg.data.val) if cfg.data.val else None},
             "metric": self.best if self.cfg.train.keep == "best" else self.latest,
             "steps": self.step,
             "command": self.command,

@@ -47,3 +47,19 @@ def test_bundled_recipes_load():
     for r in recipes:
         cfg = load_config(r)
         assert cfg.model.name and cfg.out_dir.startswith("runs/")
+
+
+def test_extra_training_sources_are_a_list_of_checked_sources_with_relative_paths(tmp_path):
+    p = _write(tmp_path, "data:\n  extra:\n    - {format: coco, ann: synth/a.json, images: synth/img, boxes: keypoints,"
+                         " min_keypoints: 10}\n")
+    cfg = load_config(p)
+    (extra,) = cfg.data.extra
+    assert extra.boxes == "keypoints" and extra.min_keypoints == 10
+    assert extra.ann == str((tmp_path / "synth" / "a.json").resolve())
+    assert load_config(None).data.extra == []
+    with pytest.raises(ConfigError, match=r"unknown key 'data.extra\[0\].boxs' \(did you mean 'data.extra\[0\].boxes'"):
+        load_config(_write(tmp_path, "data:\n  extra:\n    - {format: coco, boxs: keypoints}\n"))
+    with pytest.raises(ConfigError, match="data.extra must be a list of mappings"):
+        load_config(_write(tmp_path, "data:\n  extra: {format: coco}\n"))
+    with pytest.raises(ConfigError, match=r"command-line override data.extra=...: unknown key 'data.extra\[0\].box'"):
+        load_config(None, ["data.extra=[{box: keypoints}]"])

@@ -207,3 +207,31 @@ def test_bottom_up_recipe_trains_validates_with_ap_and_exports_a_predictable_mod
     metrics, _ = evaluate_model(str(tmp_path / "run" / "model.safetensors"), ann, images, flip=True, metric="coco",
                                 limit=3)
     assert metrics["AP"] == pytest.approx(best["value"])  # `posekit eval --model` scores as validation did
+
+
+def test_extra_sources_join_the_training_people_with_their_own_boxes_and_filters(tiny_coco, tmp_path):
+    from posekit.data.coco import load_coco
+    from tests.conftest import write_tiny_coco
+
+    other = write_tiny_coco(tmp_path / "other", n_images=10, seed=1)
+    data = json.loads(other.read_text())
+    data["annotations"][0]["bbox"] = [0.0, 0.0, 64.0, 64.0]  # a loose box that 'keypoints' must replace
+    for k in range(6):  # one person with only 8 labelled keypoints: below min_keypoints
+        data["annotations"][1]["keypoints"][3 * k: 3 * k + 3] = [0, 0, 0]
+    data["annotations"][1]["num_keypoints"] = 8
+    other.write_text(json.dumps(data))
+    extra = f"data.extra=[{{format: coco, ann: {other}, images: {other.parent / 'images'}, boxes: keypoints, " \
+            "min_keypoints: 10}]"
+    trainer = Trainer(_cfg(tiny_coco, tmp_path / "run", "train.epochs=1", extra), progress=False)
+    people = trainer.train_set.people
+    assert len(people) == 24 + 9  # all of the first source, the second's without the 8-keypoint person
+    assert len({p.id for p in people}) == len(people) and len({p.image_id for p in people}) == len(people)
+    first_extra = people[24]
+    image = trainer.train_set.coco.images[first_extra.image_id]
+    assert image.path == other.parent / "images" / "001.png"
+    kps = load_coco(other).people[0].keypoints
+    assert first_extra.bbox.tolist() == pytest.approx([*kps[:, :2].min(0), *(kps[:, :2].max(0) - kps[:, :2].min(0))])
+    assert trainer.train_set[24]["heatmaps"].shape == (14, 16, 16)
+    assert trainer.sidecar()["training_data"]["extra"][0]["ann"] == str(other)
+    with pytest.raises(ValueError, match="boxes must be 'annotation' or 'keypoints', got 'tight'"):
+        Trainer(_cfg(tiny_coco, tmp_path / "bad", extra.replace("boxes: keypoints", "boxes: tight")), progress=False)
