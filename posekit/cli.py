@@ -50,7 +50,8 @@ def _cmd_eval(args) -> int:
 
         if not args.images:
             raise SystemExit("posekit eval --model: --images DIR is needed to read the ground-truth images")
-        metrics, results = evaluate_model(args.model, args.gt, args.images, args.flip, args.metric, args.device)
+        metrics, results = evaluate_model(args.model, args.gt, args.images, args.flip, args.metric, args.device,
+                                          scales=args.scales)
         if args.save_pred:
             Path(args.save_pred).write_text(json.dumps(results))
     else:
@@ -76,7 +77,8 @@ def _cmd_train(args) -> int:
 def _cmd_predict(args) -> int:
     from .predict import predict
 
-    summary = predict(args.inputs, args.model, args.out, args.boxes, args.flip, args.device, smooth=args.smooth)
+    summary = predict(args.inputs, args.model, args.out, args.boxes, args.flip, args.device, smooth=args.smooth,
+                      scales=args.scales)
     print(f"{summary['people']} people in {summary['images']} images and {summary['frames']} video frames")
     print(f"predictions: {summary['predictions']}")
     print(f"overlays:    {Path(args.out).resolve()}/*_pose.png, *_pose.mp4")
@@ -95,6 +97,21 @@ def _cmd_synth(args) -> int:
     from .synth.cli import run
 
     return run(args)
+
+
+SCALES_HELP = ("top-down multi-scale test: box-padding multipliers whose heatmaps are averaged, the first the "
+               "reference crop (e.g. 1,0.88,1.12; default 1: one crop)")
+
+
+def scales_arg(text: str) -> tuple[float, ...]:
+    """'1,0.88,1.12' -> (1.0, 0.88, 1.12): positive numbers, comma-separated."""
+    try:
+        scales = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,0.88,1.12, got {text!r}")
+    if any(not s > 0 or s == float("inf") for s in scales):
+        raise argparse.ArgumentTypeError(f"scales must be positive, got {text!r}")
+    return scales
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="zoo name (e.g. default) or path to .safetensors")
     p.add_argument("--images", help="image folder of the ground truth (with --model)")
     p.add_argument("--flip", action="store_true", help="flip test: average with the mirrored image")
+    p.add_argument("--scales", type=scales_arg, default=(1.0,), metavar="S1,S2,...", help=SCALES_HELP)
     p.add_argument("--metric", choices=("pck", "coco"), default="pck")
     p.add_argument("--out", help="write the metrics as JSON here")
     p.add_argument("--save-pred", help="with --model: also write the predictions here")
@@ -168,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="default", help="zoo name or .safetensors path (default: the bundled model)")
     p.add_argument("--boxes", help="COCO detections JSON [{image_id or file_name (+ frame), bbox, score}]")
     p.add_argument("--flip", action="store_true", help="flip test")
+    p.add_argument("--scales", type=scales_arg, default=(1.0,), metavar="S1,S2,...", help=SCALES_HELP)
     p.add_argument("--smooth", action="store_true", help="videos: One Euro filter on the tracked person's keypoints")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", default="cpu")

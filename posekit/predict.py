@@ -10,7 +10,7 @@ import numpy as np
 
 from .data.coco import AnnotationError, load_coco, read_image
 from .inference.smoothing import OneEuroFilter
-from .inference.topdown import TopDownEstimator, _result, predict_dataset
+from .inference.topdown import TopDownEstimator, _result, check_scales, predict_dataset
 from .vis import draw_pose, save_rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -102,6 +102,12 @@ def read_boxes(path: str | Path) -> list[dict]:
     return data
 
 
+def _check_topdown_scales(estimator, model: str, scales) -> None:
+    check_scales(scales)
+    if tuple(scales) != (1.0,) and not isinstance(estimator, TopDownEstimator):
+        raise ValueError(f"model {model!r} is bottom-up: the multi-scale test (--scales) is for top-down models")
+
+
 def load_estimator(model: str, device: str = "cpu"):
     """A top-down or bottom-up estimator, as the model's sidecar ``task`` says."""
     from .io import load_model
@@ -116,7 +122,7 @@ def load_estimator(model: str, device: str = "cpu"):
 
 def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "outputs/predict",
             boxes: str | None = None, flip: bool = False, device: str = "cpu", estimator=None,
-            smooth: bool = False) -> dict:
+            smooth: bool = False, scales: tuple[float, ...] = (1.0,)) -> dict:
     """Run a model on images and videos; writes ``predictions.json`` and an overlay per input
     (``<stem>_pose.png`` per image, ``<stem>_pose.mp4`` per video).
 
@@ -126,12 +132,14 @@ def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "ou
     one person box; in a video the first frame is, and each later frame's box is the tight box of the
     previous frame's confident keypoints (:func:`track_box`), the framing the LSP models were trained on.
     ``smooth``: that tracked person's keypoints go through a One Euro filter (:func:`track_smoother`).
-    Bottom-up models find every person themselves and refuse ``boxes``. Returns a summary dict.
+    ``scales``: box-padding multipliers of a top-down multi-scale test (default: one crop).
+    Bottom-up models find every person themselves and refuse ``boxes`` and ``scales``. Returns a summary dict.
     """
     estimator = estimator or load_estimator(model, device)
     bottom_up = not isinstance(estimator, TopDownEstimator)
     if bottom_up and boxes:
         raise ValueError(f"model {model!r} is bottom-up: it finds people itself and takes no --boxes")
+    _check_topdown_scales(estimator, model, scales)
     if smooth and (bottom_up or boxes):
         raise ValueError("smoothing follows the one person a top-down model tracks through a video: "
                          "it takes no --boxes and no bottom-up model")
@@ -152,7 +160,7 @@ def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "ou
             else:
                 h, w = image.shape[:2]
                 person_boxes = [tracked or [0.0, 0.0, float(w), float(h)]]
-            kps, scores = estimator(image, person_boxes, flip=flip)
+            kps, scores = estimator(image, person_boxes, flip=flip, scales=scales)
             person_scores = scores.mean(1) if len(scores) else []
         return list(zip(person_boxes, kps, scores, person_scores))
 
@@ -240,13 +248,15 @@ def track_box(keypoints: np.ndarray, scores: np.ndarray, image_shape: tuple[int,
 
 
 def evaluate_model(model: str, gt: str, images: str, flip: bool = False, metric: str = "pck",
-                   device: str = "cpu", batch_size: int = 32, limit: int | None = None) -> tuple[dict, list[dict]]:
-    """Run a model on ``gt`` and score it: a top-down model on the ground-truth person boxes,
-    a bottom-up model on the whole images (``limit``: that many images)."""
+                   device: str = "cpu", batch_size: int = 32, limit: int | None = None,
+                   scales: tuple[float, ...] = (1.0,)) -> tuple[dict, list[dict]]:
+    """Run a model on ``gt`` and score it: a top-down model on the ground-truth person boxes (``scales``: box-padding
+    multipliers of a multi-scale test), a bottom-up model on the whole images (``limit``: that many images)."""
     from .data.topdown import TopDownDataset
     from .metrics import evaluate
 
     estimator = load_estimator(model, device)
+    _check_topdown_scales(estimator, model, scales)
     coco = load_coco(gt, images_dir=images, skeleton=estimator.skeleton)
     if not isinstance(estimator, TopDownEstimator):
         from .inference.bottomup import predict_coco
@@ -258,5 +268,5 @@ def evaluate_model(model: str, gt: str, images: str, flip: bool = False, metric:
         coco = dataclasses.replace(coco, people=coco.trainable_people()[:limit])
     dataset = TopDownDataset(coco, estimator.codec, None, estimator.padding)
     results = predict_dataset(estimator.model, dataset, flip=flip, batch_size=batch_size,
-                              mean=estimator.mean, std=estimator.std)
+                              mean=estimator.mean, std=estimator.std, scales=scales)
     return evaluate(coco, results, metric), results

@@ -54,6 +54,18 @@ def test_eval_with_a_model_runs_on_ground_truth_boxes(tiny_coco, tiny_model, tmp
     assert 0.0 <= metrics["PCK@0.2"] <= 1.0 and metrics["num_people"] == 24
 
 
+def test_eval_multi_scale_test_scores_every_person_and_refuses_bad_scales(tiny_coco, tiny_model, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    args = ["eval", "--model", str(tiny_model), "--gt", str(tiny_coco), "--images", str(tiny_coco.parent / "images")]
+    assert main([*args, "--flip", "--scales", "1,0.9,1.15", "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert 0.0 <= metrics["PCK@0.2"] <= 1.0 and metrics["num_people"] == 24
+    for bad in ("1,0", "1,x", "-1"):
+        with pytest.raises(SystemExit):
+            main([*args, "--scales", bad])
+        assert "--scales" in capsys.readouterr().err
+
+
 def test_predict_writes_predictions_and_overlays(tiny_coco, tiny_model, tmp_path):
     images = tiny_coco.parent / "images"
     boxes = tmp_path / "boxes.json"
@@ -178,7 +190,7 @@ def test_broken_boxes_file_is_reported(tiny_coco, tiny_model, tmp_path, capsys):
     assert "detection #0: bbox must be [x, y, w, h] with w, h > 0" in capsys.readouterr().err
 
 
-def test_predict_runs_a_bottom_up_model_without_boxes(tiny_coco, tmp_path):
+def test_predict_runs_a_bottom_up_model_without_boxes(tiny_coco, tmp_path, capsys):
     from posekit.codecs.paf import PAFCodec
     from dataclasses import asdict
 
@@ -197,6 +209,9 @@ def test_predict_runs_a_bottom_up_model_without_boxes(tiny_coco, tmp_path):
     boxes.write_text("[]")
     assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(path), "--boxes", str(boxes),
                  "--out", str(out)]) == 2
+    assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(path), "--scales", "1,1.2",
+                 "--out", str(out)]) == 2
+    assert "multi-scale test (--scales) is for top-down models" in capsys.readouterr().err
     scores = tmp_path / "metrics.json"
     assert main(["eval", "--model", str(path), "--gt", str(tiny_coco), "--images", str(tiny_coco.parent / "images"),
                  "--metric", "coco", "--out", str(scores)]) == 0

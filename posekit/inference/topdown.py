@@ -1,8 +1,16 @@
-"""Top-down inference: person boxes -> crops -> heatmaps (+ flip) -> keypoints in image pixels."""
+"""Top-down inference: person boxes -> crops -> heatmaps (+ flip, + scales) -> keypoints in image pixels.
+
+Multi-scale test: each person is also cropped with the box padding multiplied by every extra scale; those
+heatmaps are resampled onto the reference crop's heatmap grid (scale 1) and averaged before decoding, as the
+flip test averages the mirrored maps.
+"""
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..codecs.heatmap import BeliefMapCodec, build_codec, flip_test
@@ -18,34 +26,84 @@ def _forward(model, images: torch.Tensor, flip_index, flip_shift: int, flip: boo
     return out[-1] if isinstance(out, (list, tuple)) else out
 
 
+def _homogeneous(affines: np.ndarray) -> np.ndarray:
+    """(B,2,3) -> (B,3,3)."""
+    out = np.zeros((len(affines), 3, 3))
+    out[:, :2] = affines
+    out[:, 2, 2] = 1.0
+    return out
+
+
+def resample_heatmaps(heatmaps: torch.Tensor, from_affines: np.ndarray, to_affines: np.ndarray, codec) -> torch.Tensor:
+    """Heatmaps (B,K,h,w) of crops taken with the image->crop affines ``from_affines`` (B,2,3), resampled
+    (bilinear, zero outside) onto the heatmap grid of the crops ``to_affines`` (B,2,3) of the same images."""
+    b, _, h, w = heatmaps.shape
+    to_cells = np.diag([*codec._scale(), 1.0])  # input pixels -> heatmap cells
+    # target cell -> target input pixel -> image -> source input pixel -> source cell
+    m = to_cells @ _homogeneous(from_affines) @ np.linalg.inv(_homogeneous(to_affines)) @ np.linalg.inv(to_cells)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    cells = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)])  # (3, h*w)
+    source = (m @ cells)[:, :2]  # (B, 2, h*w) source cells
+    grid = np.stack([source[:, 0] / (w - 1) * 2 - 1, source[:, 1] / (h - 1) * 2 - 1], -1).reshape(b, h, w, 2)
+    grid = torch.as_tensor(grid, dtype=heatmaps.dtype, device=heatmaps.device)
+    return F.grid_sample(heatmaps, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
 @torch.no_grad()
-def decode_batch(model, codec, images_uint8: torch.Tensor, affines: np.ndarray, flip_index, flip: bool,
-                 mean=IMAGENET_MEAN, std=IMAGENET_STD) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 crops (B,3,H,W) + image->crop affines (B,2,3) -> keypoints (B,K,2) image pixels, scores (B,K)."""
+def decode_batch(model, codec, crops: Sequence[torch.Tensor], affines: Sequence[np.ndarray], flip_index,
+                 flip: bool, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> tuple[np.ndarray, np.ndarray]:
+    """The same people cropped at one or more scales -> keypoints (B,K,2) image pixels, scores (B,K).
+
+    ``crops[i]``: uint8 (B,3,H,W) taken with the image->crop affines ``affines[i]`` (B,2,3); the first is the
+    reference whose heatmap grid the others are resampled onto before all are averaged and decoded.
+    """
     device = next(model.parameters()).device
-    images = normalize(images_uint8.to(device), mean, std).contiguous(memory_format=torch.channels_last)
     if isinstance(codec, BeliefMapCodec):  # the background map mirrors onto itself
         flip_index = [*flip_index, len(flip_index)]
-    heatmaps = _forward(model, images, flip_index, codec.flip_shift, flip)
-    coords, scores = codec.decode(heatmaps.float())
-    kps = apply_affine(coords.cpu().numpy().astype(np.float64), invert_affine(affines))
+    total = None
+    for images_uint8, affine in zip(crops, affines):
+        images = normalize(images_uint8.to(device), mean, std).contiguous(memory_format=torch.channels_last)
+        heatmaps = _forward(model, images, flip_index, codec.flip_shift, flip).float()
+        if total is None:
+            total = heatmaps
+        else:
+            total = total + resample_heatmaps(heatmaps, affine, affines[0], codec)
+    coords, scores = codec.decode(total / len(crops))
+    kps = apply_affine(coords.cpu().numpy().astype(np.float64), invert_affine(affines[0]))
     return kps.astype(np.float32), scores.cpu().numpy()
 
 
 @torch.no_grad()
 def predict_dataset(model, dataset: TopDownDataset, flip: bool = False, batch_size: int = 32,
-                    workers: int = 0, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> list[dict]:
-    """COCO keypoint results for every person of an (un-augmented) top-down dataset."""
+                    workers: int = 0, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                    scales: Sequence[float] = (1.0,)) -> list[dict]:
+    """COCO keypoint results for every person of an (un-augmented) top-down dataset.
+
+    ``scales``: box-padding multipliers for the multi-scale test, the first the reference (default: 1.0 alone).
+    """
+    scales = check_scales(scales)
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    datasets = [dataset] + [TopDownDataset(dataset.coco, dataset.codec, None, dataset.padding * s, dataset.people)
+                            for s in scales[1:]]
+    loaders = [DataLoader(d, batch_size=batch_size, shuffle=False, num_workers=workers) for d in datasets]
     results = []
-    for batch in loader:
-        kps, scores = decode_batch(model, dataset.codec, batch["image"], batch["affine"].numpy(),
-                                   dataset.skeleton.flip_index, flip, mean, std)
+    for batches in zip(*loaders):
+        batch = batches[0]
+        kps, scores = decode_batch(model, dataset.codec, [b["image"] for b in batches],
+                                   [b["affine"].numpy() for b in batches], dataset.skeleton.flip_index, flip,
+                                   mean, std)
         for i in range(len(kps)):
             results.append(_result(int(batch["image_id"][i]), kps[i], scores[i], batch["bbox"][i].tolist(),
                                    annotation_id=int(batch["annotation_id"][i])))
     return results
+
+
+def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
+    """Validate multi-scale test factors: positive numbers, the first the reference crop."""
+    scales = tuple(float(s) for s in scales)
+    if not scales or any(not np.isfinite(s) or s <= 0 for s in scales):
+        raise ValueError(f"test scales must be positive numbers, got {list(scales)}")
+    return scales
 
 
 def _result(image_id: int, kps: np.ndarray, scores: np.ndarray, bbox, **extra) -> dict:
@@ -72,13 +130,17 @@ class TopDownEstimator:
 
         return cls(*load_model(name_or_path, device))
 
-    def __call__(self, image_rgb: np.ndarray, boxes, flip: bool = False, batch_size: int = 32):
+    def __call__(self, image_rgb: np.ndarray, boxes, flip: bool = False, batch_size: int = 32,
+                 scales: Sequence[float] = (1.0,)):
+        """``boxes`` (N,4) xywh image pixels; ``scales``: box-padding multipliers of the multi-scale test."""
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        crops, affines = inference_crops(image_rgb, boxes, self.codec.input_size, self.padding)
+        crops, affines = zip(*(inference_crops(image_rgb, boxes, self.codec.input_size, self.padding * s)
+                               for s in check_scales(scales)))
         kps, scores = [], []
         for s in range(0, len(boxes), batch_size):
-            k, sc = decode_batch(self.model, self.codec, torch.from_numpy(crops[s:s + batch_size]),
-                                 affines[s:s + batch_size], self.skeleton.flip_index, flip, self.mean, self.std)
+            k, sc = decode_batch(self.model, self.codec, [torch.from_numpy(c[s:s + batch_size]) for c in crops],
+                                 [a[s:s + batch_size] for a in affines], self.skeleton.flip_index, flip,
+                                 self.mean, self.std)
             kps.append(k)
             scores.append(sc)
         k = self.skeleton.num_keypoints
