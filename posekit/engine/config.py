@@ -92,6 +92,7 @@ class TrainConfig:
     teacher: str | None = None  # top-down distillation: a trained model (zoo name or .safetensors path)
     teacher_weight: float = 0.5  # share of the teacher's heatmaps in the blended target
     teacher_flip: bool = True  # the teacher's maps averaged with its flip test
+    teacher_scales: list = field(default_factory=lambda: [1.0])  # the teacher's multi-scale test (box-padding factors)
     threads: int | None = None  # torch intra-op threads (CPU)
     channels_last: bool = True
 

@@ -10,7 +10,7 @@ label keep weight 0; the teacher only reshapes the maps of labelled joints (on L
 twentieth of the people carry swapped sides, that also softens labels the teacher disagrees with).
 
 The teacher runs once, before training, on every training person's plain crop (its own input
-size, codec and padding; flip-tested), and its maps are kept as uint8 with the affine from image
+size, codec and padding; flip-tested, and optionally at several scales), and its maps are kept as uint8 with the affine from image
 pixels to its heatmap pixels. Each augmented sample then warps its person's maps into the
 student's heatmap grid through the sample's own affine (scale, rotation, shift, flip, half-body
 and portrait crops are all affines of the image), so distilling costs the student's training
@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from ..codecs.heatmap import BeliefMapCodec, build_codec, flip_test
-from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset, normalize
+from ..codecs.heatmap import BeliefMapCodec, build_codec
+from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset
+from ..inference.topdown import average_heatmaps, check_scales, scaled_batches
 from ..io import load_model, resolve_model
 
 
@@ -86,16 +87,19 @@ class TeacherMaps:
     # -- the teacher pass
     @classmethod
     def compute(cls, teacher: str, dataset: TopDownDataset, weight: float, flip: bool = True,
-                amp_dtype: torch.dtype | None = None, device: str | torch.device = "cpu", batch_size: int = 32,
-                workers: int = 0, cache: str | Path | None = None) -> "TeacherMaps":
+                scales: Sequence[float] = (1.0,), amp_dtype: torch.dtype | None = None,
+                device: str | torch.device = "cpu", batch_size: int = 32, workers: int = 0, cache: str | Path | None = None) -> "TeacherMaps":
         """Run ``teacher`` (zoo name or weights path) on the plain crop of every person of ``dataset``.
 
-        ``cache``: a folder; maps computed for the same teacher file, people and flip setting are
+        ``scales``: the teacher's multi-scale test (box-padding multipliers, the first its own crop), as
+        :func:`posekit.inference.topdown.predict_dataset` runs it.
+        ``cache``: a folder; maps computed for the same teacher file, people, flip setting and scales are
         read back from it instead of recomputed (so a resumed run does not repeat the pass).
         """
         _check_weight(weight)
         path = resolve_model(teacher)
-        key = _cache_key(path, dataset, flip)
+        scales = check_scales(scales)
+        key = _cache_key(path, dataset, flip, scales)
         if cache is not None:
             found = _read_cache(Path(cache), key)
             if found is not None:
@@ -106,25 +110,17 @@ class TeacherMaps:
         model = model.to(memory_format=torch.channels_last)
         codec = build_codec(**sidecar["codec"])
         plain = TopDownDataset(dataset.coco, codec, None, sidecar.get("padding", 1.25), dataset.people)
-        flip_index = list(dataset.skeleton.flip_index)
-        if isinstance(codec, BeliefMapCodec):  # the background map mirrors onto itself
-            flip_index.append(len(flip_index))
         k = dataset.skeleton.num_keypoints
         maps = np.empty((len(plain), k, codec.heatmap_size[1], codec.heatmap_size[0]), np.uint8)
         affines = np.empty((len(plain), 2, 3), np.float64)
         start = 0
-        loader = DataLoader(plain, batch_size=batch_size, shuffle=False, num_workers=workers)
-        with torch.no_grad(), torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            for batch in loader:
-                images = normalize(batch["image"].to(device)).contiguous(memory_format=torch.channels_last)
-                if flip:
-                    out = flip_test(model, images, flip_index, codec.flip_shift)
-                else:
-                    out = model(images)
-                    out = out[-1] if isinstance(out, (list, tuple)) else out
-                n = len(images)
-                maps[start:start + n] = (out[:, :k].float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-                affines[start:start + n] = [heatmap_affine(codec, a) for a in batch["affine"].numpy()]
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            for batches in scaled_batches(plain, scales, batch_size, workers):
+                out = average_heatmaps(model, codec, [b["image"] for b in batches],
+                                       [b["affine"].numpy() for b in batches], dataset.skeleton.flip_index, flip)
+                n = len(out)
+                maps[start:start + n] = (out[:, :k].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+                affines[start:start + n] = [heatmap_affine(codec, a) for a in batches[0]["affine"].numpy()]
                 start += n
         if cache is not None:
             _write_cache(Path(cache), key, maps, affines)
@@ -146,9 +142,11 @@ def _check_teacher(path: Path, sidecar: dict, skeleton: str) -> None:
         raise ValueError(f"train.teacher {path}: its input normalisation {norm} is not the student's (ImageNet)")
 
 
-def _cache_key(path: Path, dataset: TopDownDataset, flip: bool) -> str:
+def _cache_key(path: Path, dataset: TopDownDataset, flip: bool, scales: tuple[float, ...]) -> str:
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(json.dumps([flip, [p.id for p in dataset.people]]).encode())
+    # one scale of 1.0 keeps the key of caches written before teacher scales existed
+    extra = [] if scales == (1.0,) else [list(scales)]
+    digest.update(json.dumps([flip, [p.id for p in dataset.people], *extra]).encode())
     return digest.hexdigest()
 
 

@@ -271,12 +271,13 @@ class Trainer:
         if self.bottom_up:
             raise ValueError("train.teacher: distillation is for top-down heatmap models, not bottom-up ones")
         args = dict(teacher=t.teacher, dataset=self.train_set, weight=t.teacher_weight, flip=t.teacher_flip,
-                    amp_dtype=self.amp_dtype, device=self.device, workers=self.cfg.data.workers,
+                    scales=t.teacher_scales, amp_dtype=self.amp_dtype, device=self.device, workers=self.cfg.data.workers,
                     cache=self.out / "teacher")
         if self.rank == 0:
             start = time.time()
             self.train_set.teacher = TeacherMaps.compute(**args)
-            self._log(f"train.teacher: {t.teacher} (weight {t.teacher_weight}, flip {t.teacher_flip}), maps of "
+            self._log(f"train.teacher: {t.teacher} (weight {t.teacher_weight}, flip {t.teacher_flip}, scales "
+                      f"{t.teacher_scales}), maps of "
                       f"{len(self.train_set.teacher)} people in {time.time() - start:.0f} s")
         if self.distributed:
             dist.barrier()

@@ -50,12 +50,12 @@ def resample_heatmaps(heatmaps: torch.Tensor, from_affines: np.ndarray, to_affin
 
 
 @torch.no_grad()
-def decode_batch(model, codec, crops: Sequence[torch.Tensor], affines: Sequence[np.ndarray], flip_index,
-                 flip: bool, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> tuple[np.ndarray, np.ndarray]:
-    """The same people cropped at one or more scales -> keypoints (B,K,2) image pixels, scores (B,K).
+def average_heatmaps(model, codec, crops: Sequence[torch.Tensor], affines: Sequence[np.ndarray], flip_index,
+                     flip: bool, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """The same people cropped at one or more scales -> float heatmaps (B,K',h,w) on the first crop's grid.
 
     ``crops[i]``: uint8 (B,3,H,W) taken with the image->crop affines ``affines[i]`` (B,2,3); the first is the
-    reference whose heatmap grid the others are resampled onto before all are averaged and decoded.
+    reference whose heatmap grid the others are resampled onto before all are averaged.
     """
     device = next(model.parameters()).device
     if isinstance(codec, BeliefMapCodec):  # the background map mirrors onto itself
@@ -68,7 +68,16 @@ def decode_batch(model, codec, crops: Sequence[torch.Tensor], affines: Sequence[
             total = heatmaps
         else:
             total = total + resample_heatmaps(heatmaps, affine, affines[0], codec)
-    coords, scores = codec.decode(total / len(crops))
+    return total / len(crops)
+
+
+@torch.no_grad()
+def decode_batch(model, codec, crops: Sequence[torch.Tensor], affines: Sequence[np.ndarray], flip_index,
+                 flip: bool, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> tuple[np.ndarray, np.ndarray]:
+    """The same people cropped at one or more scales (as :func:`average_heatmaps` takes them) -> keypoints
+    (B,K,2) image pixels, scores (B,K)."""
+    heatmaps = average_heatmaps(model, codec, crops, affines, flip_index, flip, mean, std)
+    coords, scores = codec.decode(heatmaps)
     kps = apply_affine(coords.cpu().numpy().astype(np.float64), invert_affine(affines[0]))
     return kps.astype(np.float32), scores.cpu().numpy()
 
@@ -81,13 +90,9 @@ def predict_dataset(model, dataset: TopDownDataset, flip: bool = False, batch_si
 
     ``scales``: box-padding multipliers for the multi-scale test, the first the reference (default: 1.0 alone).
     """
-    scales = check_scales(scales)
     model.eval()
-    datasets = [dataset] + [TopDownDataset(dataset.coco, dataset.codec, None, dataset.padding * s, dataset.people)
-                            for s in scales[1:]]
-    loaders = [DataLoader(d, batch_size=batch_size, shuffle=False, num_workers=workers) for d in datasets]
     results = []
-    for batches in zip(*loaders):
+    for batches in scaled_batches(dataset, scales, batch_size, workers):
         batch = batches[0]
         kps, scores = decode_batch(model, dataset.codec, [b["image"] for b in batches],
                                    [b["affine"].numpy() for b in batches], dataset.skeleton.flip_index, flip,
@@ -96,6 +101,16 @@ def predict_dataset(model, dataset: TopDownDataset, flip: bool = False, batch_si
             results.append(_result(int(batch["image_id"][i]), kps[i], scores[i], batch["bbox"][i].tolist(),
                                    annotation_id=int(batch["annotation_id"][i])))
     return results
+
+
+def scaled_batches(dataset: TopDownDataset, scales: Sequence[float], batch_size: int, workers: int = 0):
+    """Batches of ``dataset``'s people in order, as tuples with one batch per scale: the people cropped with
+    the box padding times each of ``scales`` (the dataset must be un-augmented)."""
+    scales = check_scales(scales)
+    datasets = [TopDownDataset(dataset.coco, dataset.codec, None, dataset.padding * s, dataset.people)
+                if s != 1.0 else dataset for s in scales]
+    loaders = [DataLoader(d, batch_size=batch_size, shuffle=False, num_workers=workers) for d in datasets]
+    return zip(*loaders)
 
 
 def check_scales(scales: Sequence[float]) -> tuple[float, ...]:

@@ -12,6 +12,7 @@ from posekit.engine.trainer import Trainer
 from posekit.io import save_weights
 from posekit.skeletons import get_skeleton
 
+from ..inference.test_topdown import _BlobFinder
 from .test_trainer import _cfg
 
 LSP = get_skeleton("lsp14")
@@ -89,21 +90,51 @@ def _student_set(tiny_coco, augment=None, teacher=None):
     return TopDownDataset(coco, codec, augment, 1.25, teacher=teacher)
 
 
-def test_teacher_pass_stores_the_models_flip_tested_maps_and_reuses_its_cache(tiny_coco, tmp_path, monkeypatch):
+def _blob_teacher(tiny_coco, tmp_path, monkeypatch) -> tuple[str, list]:
+    """A saved teacher whose loading yields a :class:`_BlobFinder` (its maps follow the image; those of the tiny
+    trained model are all but zero). Returns its path and a list that grows by one per load."""
     path = _save_teacher(tiny_coco, tmp_path)
+    _, sidecar = distill.load_model(path)
+    blob_finder = _BlobFinder(14, sidecar["codec"]["heatmap_size"]).eval()
+    loads = []
+    monkeypatch.setattr(distill, "load_model", lambda *a, **k: loads.append(1) or (blob_finder, sidecar))
+    return path, loads
+
+
+def test_teacher_pass_stores_the_models_flip_tested_maps_and_reuses_its_cache(tiny_coco, tmp_path, monkeypatch):
+    path, loads = _blob_teacher(tiny_coco, tmp_path, monkeypatch)
     dataset = _student_set(tiny_coco)
     teacher = TeacherMaps.compute(path, dataset, 0.5, flip=True, batch_size=5, cache=tmp_path / "cache")
-    model = Trainer(_cfg(tiny_coco, tmp_path / "x", f"model.init={path}"), progress=False).model.eval()
     batch = next(iter(torch.utils.data.DataLoader(dataset, batch_size=4)))  # same codec: the plain crops
     with torch.no_grad():
-        expected = flip_test(model, normalize(batch["image"]), LSP.flip_index).clamp(0, 1)
+        expected = flip_test(distill.load_model(path)[0], normalize(batch["image"]), LSP.flip_index).clamp(0, 1)
+    assert expected.max() > 0.5
     assert np.abs(teacher.maps[:4] / 255.0 - expected.numpy()).max() <= 0.5 / 255 + 1e-4
     # a second pass for the same teacher, people and flip reads the cache; another flip setting recomputes
-    monkeypatch.setattr(distill, "load_model", lambda *a, **k: pytest.fail("recomputed despite the cache"))
+    loads.clear()
     again = TeacherMaps.compute(path, dataset, 0.5, flip=True, cache=tmp_path / "cache")
     assert np.array_equal(again.maps, teacher.maps) and np.array_equal(again.affines, teacher.affines)
-    with pytest.raises(pytest.fail.Exception, match="recomputed"):
-        TeacherMaps.compute(path, dataset, 0.5, flip=False, cache=tmp_path / "cache")
+    assert not loads
+    TeacherMaps.compute(path, dataset, 0.5, flip=False, cache=tmp_path / "cache")
+    assert loads
+
+
+def test_multi_scale_teacher_pass_averages_on_the_plain_crops_grid(tiny_coco, tmp_path, monkeypatch):
+    path, loads = _blob_teacher(tiny_coco, tmp_path, monkeypatch)
+    dataset = _student_set(tiny_coco)
+    single = TeacherMaps.compute(path, dataset, 0.5, flip=True, batch_size=5, cache=tmp_path / "cache")
+    assert single.maps.max() > 100
+    # the same scale twice: the second crop is resampled onto the first's grid exactly, so the mean is unchanged
+    twice = TeacherMaps.compute(path, dataset, 0.5, flip=True, scales=(1.0, 1.0), batch_size=5)
+    assert np.abs(twice.maps.astype(int) - single.maps).max() <= 1
+    assert np.array_equal(twice.affines, single.affines)
+    # another scale changes the maps but not their grid, and its cache key differs from the single scale's
+    loads.clear()
+    wider = TeacherMaps.compute(path, dataset, 0.5, flip=True, scales=(1.0, 1.3), cache=tmp_path / "cache")
+    assert loads and np.array_equal(wider.affines, single.affines)
+    assert np.abs(wider.maps.astype(int) - single.maps).max() > 20
+    with pytest.raises(ValueError, match="test scales must be positive"):
+        TeacherMaps.compute(path, dataset, 0.5, scales=(1.0, 0.0))
 
 
 def test_samples_carry_the_blended_target(tiny_coco, tmp_path):
