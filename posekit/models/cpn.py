@@ -102,6 +102,12 @@ class CPN(nn.Module):
             nn.init.normal_(head.weight, std=0.001)
             nn.init.zeros_(head.bias)
 
+    def input_segments(self) -> dict[str, list[str | int]]:
+        """RefineNet's concatenation for :func:`~posekit.models.widen.widen_state_dict`: one piece per pyramid
+        level, each as wide as GlobalNet's laterals."""
+        levels = ["global_net.laterals.0.0"] * len(self.refine_net.levels)
+        return {"refine_net.fuse.conv1": levels, "refine_net.fuse.downsample.0": levels}
+
     def grow_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Weights of a trained CPN on a shallower ResNet -> weights for this one that give the same heatmaps."""
         return self.backbone.grow_state_dict(state, "backbone.")

@@ -113,6 +113,15 @@ class Stage(nn.Module):
         nn.init.normal_(self.out.weight, std=0.01)
         nn.init.zeros_(self.out.bias)
 
+    def input_segments(self, prefix: str, inputs: list[str | int]) -> dict[str, list[str | int]]:
+        """This stage's concatenated inputs for :func:`~posekit.models.widen.widen_state_dict`: the first
+        triple's (``inputs``, as the network joins them) and, after each triple, its three convs' outputs."""
+        segments = {f"{prefix}blocks.0.convs.0.0": inputs}
+        for b in range(1, len(self.blocks) + 1):
+            consumer = f"{prefix}blocks.{b}.convs.0.0" if b < len(self.blocks) else f"{prefix}hidden.0"
+            segments[consumer] = [f"{prefix}blocks.{b - 1}.convs.{i}.0" for i in range(3)]
+        return segments
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.hidden(self.blocks(x)))
 
@@ -170,6 +179,17 @@ class OpenPose(nn.Module):
                         value = torch.cat([value, value.new_zeros(value.shape[0], extra, *value.shape[2:])], 1)
                     grown[f"cm_stages.{t}.{name}"] = value.clone()
         return grown
+
+    def input_segments(self) -> dict[str, list[str | int]]:
+        """Every layer whose input is a channel concatenation, with its pieces (a producing layer's name or a
+        fixed count), so :func:`~posekit.models.widen.widen_state_dict` can widen F and the stages too."""
+        pafs, maps = self.paf_stages[0].out.out_channels, self.cm_stages[0].out.out_channels
+        segments = {}
+        for t, stage in enumerate(self.paf_stages):
+            segments |= stage.input_segments(f"paf_stages.{t}.", ["features.0"] + ([pafs] if t else []))
+        for t, stage in enumerate(self.cm_stages):
+            segments |= stage.input_segments(f"cm_stages.{t}.", ["features.0", pafs] + ([maps] if t else []))
+        return segments
 
     def forward(self, images: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         features = self.features(self.trunk(images))

@@ -12,15 +12,20 @@ so the sum it computes is unchanged while the copies get different gradients (br
 One mapping per (n, m) pair keeps every producer and consumer of an activation consistent, including
 across residual additions.
 
-Supported layers: Conv2d (ungrouped), ConvTranspose2d (ungrouped), Linear, BatchNorm. Any other layer
-whose tensors change shape is refused by name.
+Concatenations: a layer whose input joins several activations along channels cannot be widened from its
+shape alone (the copies must be drawn within each piece). A model declares such layers with an
+``input_segments()`` method: {layer name: its input's pieces in order, each the name of the layer that
+produces it (its output channels) or a fixed channel count}; each piece is then widened on its own.
+
+Supported layers: Conv2d (ungrouped), ConvTranspose2d (ungrouped), Linear, BatchNorm, PReLU. Any other
+layer whose tensors change shape is refused by name.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_PER_CHANNEL = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.PReLU)  # one value per channel
 
 
 def widen_state_dict(model: nn.Module, state: dict[str, torch.Tensor], seed: int = 0,
@@ -30,8 +35,8 @@ def widen_state_dict(model: nn.Module, state: dict[str, torch.Tensor], seed: int
     Tensors whose shapes already match are kept as they are; with no mismatch ``state`` comes back unchanged.
     ``check``: (the narrow network, an example input): both networks run on it in eval mode and their final
     outputs must agree (the last of a list of stage outputs, so the narrow network may also be shallower).
-    Do check when the design may join channels by concatenation (CPN's RefineNet, for one): the per-count
-    mappings cannot follow a concatenation, and the check then refuses the result instead of training on it.
+    Do check when the design may join channels by a concatenation it does not declare (``input_segments``):
+    the per-count mappings cannot follow it, and the check then refuses the result instead of training on it.
     """
     target = model.state_dict()
     missing = sorted(set(target) - set(state))
@@ -67,9 +72,25 @@ def widen_state_dict(model: nn.Module, state: dict[str, torch.Tensor], seed: int
         n = tensor.shape[0]
         return tensor if n == m else tensor.index_select(0, mapping(n, m))
 
+    modules = dict(model.named_modules())
+    segments = model.input_segments() if hasattr(model, "input_segments") else {}
+
+    def out_channels(layer: str, weights: dict[str, torch.Tensor]) -> int:
+        return weights[f"{layer}.weight"].shape[1 if isinstance(modules[layer], nn.ConvTranspose2d) else 0]
+
+    def split_pieces(weight: torch.Tensor, dim: int, m: int, layer: str) -> torch.Tensor:
+        """:func:`split` for each declared piece of ``layer``'s input on its own."""
+        pieces = segments[layer]
+        old = [p if isinstance(p, int) else out_channels(p, state) for p in pieces]
+        new = [p if isinstance(p, int) else out_channels(p, target) for p in pieces]
+        if sum(old) != weight.shape[dim] or sum(new) != m:
+            raise ValueError(f"{layer}: declared input pieces {pieces} give {sum(old)} -> {sum(new)} channels, "
+                             f"the weights have {weight.shape[dim]} -> {m}")
+        return torch.cat([split(w, dim, n) for w, n in zip(weight.split(old, dim), new)], dim)
+
     out = dict(state)
     done = set()
-    for name, module in model.named_modules():
+    for name, module in modules.items():
         prefix = f"{name}." if name else ""
         keys = [prefix + k for k, _ in (*module.named_parameters(recurse=False), *module.named_buffers(recurse=False))]
         if not changed.intersection(keys):
@@ -78,11 +99,15 @@ def widen_state_dict(model: nn.Module, state: dict[str, torch.Tensor], seed: int
             out_dim = 1 if isinstance(module, nn.ConvTranspose2d) else 0
             weight = state[prefix + "weight"]
             shape = target[prefix + "weight"].shape
-            weight = split(weight, 1 - out_dim, shape[1 - out_dim])
+            in_dim = 1 - out_dim
+            if name in segments:
+                weight = split_pieces(weight, in_dim, shape[in_dim], name)
+            else:
+                weight = split(weight, in_dim, shape[in_dim])
             out[prefix + "weight"] = produce(weight.transpose(0, out_dim), shape[out_dim]).transpose(0, out_dim)
             if module.bias is not None:
                 out[prefix + "bias"] = produce(state[prefix + "bias"], shape[out_dim])
-        elif isinstance(module, _NORMS):
+        elif isinstance(module, _PER_CHANNEL):
             for key in keys:
                 out[key] = state[key] if state[key].dim() == 0 else produce(state[key], target[key].shape[0])
         else:
@@ -105,7 +130,8 @@ def _check_same_function(model: nn.Module, state: dict, narrow: nn.Module, examp
         a, b = _final(narrow.eval()(example)), _final(wide(example))
     if not torch.allclose(a, b, rtol=1e-3, atol=1e-4 * float(a.abs().max())):
         raise ValueError(f"widening does not preserve this {type(model).__name__}'s function (max difference "
-                         f"{float((a - b).abs().max()):.3g}): channels joined by concatenation cannot be widened")
+                         f"{float((a - b).abs().max()):.3g}): channels joined by a concatenation the model does not declare "
+                         f"(input_segments) cannot be widened")
 
 
 def _final(outputs) -> torch.Tensor:

@@ -57,8 +57,45 @@ def test_equal_shapes_pass_through_and_bad_shapes_are_named():
         widen_state_dict(model, wider.state_dict())
 
 
-def test_a_concatenating_design_is_refused_by_the_check():
+def test_cpn_widens_its_declared_refinenet_concatenation_and_the_check_refuses_an_undeclared_one():
     small = _trained_looking(build_model("cpn_resnet18", num_keypoints=14, width=8, channels=16))
     big = build_model("cpn_resnet18", num_keypoints=14, width=12, channels=24)
-    with pytest.raises(ValueError, match="concatenation cannot be widened"):
-        widen_state_dict(big, small.state_dict(), check=(small, torch.randn(1, 3, 64, 64)))
+    x = torch.randn(1, 3, 64, 64)
+    big.load_state_dict(widen_state_dict(big, small.state_dict(), check=(small, x)))
+    with torch.no_grad():
+        a, b = small(x)[-1], big.eval()(x)[-1]
+    assert torch.allclose(a, b, atol=1e-4 * float(a.abs().max()) + 1e-6)
+    big.input_segments = lambda: {}  # as a design that does not declare its concatenation
+    with pytest.raises(ValueError, match="concatenation the model does not declare"):
+        widen_state_dict(big, small.state_dict(), check=(small, x))
+
+
+def test_openpose_widens_its_concatenated_stages_and_keeps_its_maps_and_pafs():
+    shape = {"trunk_width": 8, "cm_stages": 2, "blocks": 2}
+    small = _trained_looking(build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, width=8,
+                                         feature_channels=16, hidden=16, **shape))
+    with torch.no_grad():  # PReLU slopes of a trained network differ per channel
+        for m in small.modules():
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.uniform_(0.0, 0.5)
+    big = build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, width=12, feature_channels=24,
+                      hidden=24, **shape)
+    x = torch.randn(1, 3, 64, 64)
+    state = widen_state_dict(big, small.state_dict(), check=(small, x))
+    big.load_state_dict(state)
+    with torch.no_grad():
+        a, b = small(x), big.eval()(x)
+    for key in ("pafs", "heatmaps"):
+        scale = float(a[key][-1].abs().max())
+        assert torch.allclose(a[key][-1], b[key][-1], atol=1e-4 * scale + 1e-6)
+    assert big.cm_stages[1].blocks[0].convs[0][0].weight.shape[1] == 24 + 38 + 17
+
+
+def test_declared_pieces_that_do_not_add_up_are_named():
+    small = build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, width=8, feature_channels=16, hidden=16)
+    big = build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, width=12, feature_channels=24, hidden=24)
+    segments = big.input_segments()
+    segments["paf_stages.1.blocks.0.convs.0.0"] = ["features.0"]  # forgets the PAF input
+    big.input_segments = lambda: segments
+    with pytest.raises(ValueError, match=r"paf_stages\.1\.blocks\.0\.convs\.0\.0: declared input pieces"):
+        widen_state_dict(big, small.state_dict())
