@@ -147,6 +147,14 @@ class CPM(nn.Module):
         for head in [self.stage1[1], *(s.head for s in self.stages)]:
             nn.init.normal_(head[-1].weight, std=0.001)
 
+    def input_segments(self) -> dict[str, list[str | int]]:
+        """Each stage's concatenated input [x', b^{t-1}, centre] for :func:`~posekit.models.widen.widen_state_dict`:
+        x' (its last conv) may widen, the P+1 belief maps and the centre map keep their counts."""
+        if not self.stages:
+            return {}
+        features, num_maps = f"features.{len(self.features) - 1}.0", self.stage1[1][-1].out_channels
+        return {f"stages.{t}.head.0.0": [features, num_maps, 1] for t in range(len(self.stages))}
+
     def centre_map(self, images: torch.Tensor) -> torch.Tensor:
         """(B,3,H,W) -> (B,1,ceil(H/s),ceil(W/s)): a Gaussian at the crop centre, average-pooled (adaptive bins)."""
         b, _, h, w = images.shape

@@ -20,6 +20,7 @@ def _trained_looking(model: torch.nn.Module) -> torch.nn.Module:
 
 @pytest.mark.parametrize("name,narrow,wide,size", [
     ("hourglass_stack2", {"width": 16, "depth": 2}, {"width": 24, "depth": 2}, 64),
+    ("cpm_small", {"width": 8, "feature_channels": 8}, {"width": 12, "feature_channels": 12}, 64),
     ("simplebaseline_resnet18", {"width": 8, "head_channels": 16}, {"width": 12, "head_channels": 24}, 64),
 ])
 def test_widened_network_computes_the_same_heatmaps(name, narrow, wide, size):
