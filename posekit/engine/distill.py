@@ -10,8 +10,8 @@ label keep weight 0; the teacher only reshapes the maps of labelled joints (on L
 twentieth of the people carry swapped sides, that also softens labels the teacher disagrees with).
 
 The teacher runs once, before training, on every training person's plain crop (its own input
-size, codec and padding; flip-tested, and optionally at several scales), and its maps are kept as uint8 with the affine from image
-pixels to its heatmap pixels. Each augmented sample then warps its person's maps into the
+size, codec and padding; flip-tested, optionally at several scales), and its maps are kept as uint8
+with the affine from image pixels to its heatmap pixels. Each augmented sample then warps its person's maps into the
 student's heatmap grid through the sample's own affine (scale, rotation, shift, flip, half-body
 and portrait crops are all affines of the image), so distilling costs the student's training
 almost nothing per step; the teacher pass over LSPET's 8,500 people takes minutes. Regions the
@@ -88,7 +88,8 @@ class TeacherMaps:
     @classmethod
     def compute(cls, teacher: str, dataset: TopDownDataset, weight: float, flip: bool = True,
                 scales: Sequence[float] = (1.0,), amp_dtype: torch.dtype | None = None,
-                device: str | torch.device = "cpu", batch_size: int = 32, workers: int = 0, cache: str | Path | None = None) -> "TeacherMaps":
+                device: str | torch.device = "cpu", batch_size: int = 32, workers: int = 0,
+                cache: str | Path | None = None) -> "TeacherMaps":
         """Run ``teacher`` (zoo name or weights path) on the plain crop of every person of ``dataset``.
 
         ``scales``: the teacher's multi-scale test (box-padding multipliers, the first its own crop), as

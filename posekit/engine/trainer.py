@@ -271,8 +271,8 @@ class Trainer:
         if self.bottom_up:
             raise ValueError("train.teacher: distillation is for top-down heatmap models, not bottom-up ones")
         args = dict(teacher=t.teacher, dataset=self.train_set, weight=t.teacher_weight, flip=t.teacher_flip,
-                    scales=t.teacher_scales, amp_dtype=self.amp_dtype, device=self.device, workers=self.cfg.data.workers,
-                    cache=self.out / "teacher")
+                    scales=t.teacher_scales, amp_dtype=self.amp_dtype, device=self.device,
+                    workers=self.cfg.data.workers, cache=self.out / "teacher")
         if self.rank == 0:
             start = time.time()
             self.train_set.teacher = TeacherMaps.compute(**args)

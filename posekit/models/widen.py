@@ -130,8 +130,8 @@ def _check_same_function(model: nn.Module, state: dict, narrow: nn.Module, examp
         a, b = _final(narrow.eval()(example)), _final(wide(example))
     if not torch.allclose(a, b, rtol=1e-3, atol=1e-4 * float(a.abs().max())):
         raise ValueError(f"widening does not preserve this {type(model).__name__}'s function (max difference "
-                         f"{float((a - b).abs().max()):.3g}): channels joined by a concatenation the model does not declare "
-                         f"(input_segments) cannot be widened")
+                         f"{float((a - b).abs().max()):.3g}): channels joined by a concatenation the model does not "
+                         f"declare (input_segments) cannot be widened")
 
 
 def _final(outputs) -> torch.Tensor:
