@@ -2,24 +2,59 @@
 flip test, params, GFLOPs and the CPU latency per image (network + grouping).
 
     python benchmarks/bench_bottomup.py MODEL [MODEL ...] [--labels A,B,...] [--scenes 500] [--threads 2]
-        [--latency 20] [--record]
+        [--latency 20] [--grouping JSON] [--record]
 
 MODEL is a zoo name or a .safetensors path. The synthetic set is the issue's fixed validation set,
 rendered into a temporary folder (scene i depends only on (seed, i), so it equals
 ``posekit synth --n 500 --out DIR --seed 2 --people 2:6 --size 256x256 --keypoints coco17 --split test``:
 mocap styles tired and proud, never trained on). Same AP as ``posekit eval --model MODEL --gt
 DIR/annotations.json --images DIR/images --metric coco [--flip]``. Latency: median over ``--latency``
-images of one estimator call (letterbox, forward, grouping), no flip and with flip.
+images of one estimator call (letterbox, forward, grouping), no flip and with flip. ``--grouping`` overrides
+grouping options of every model's sidecar, e.g. ``'{"completion_radius": 0}'`` for the grouping without completion.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
 import time
 
 from common import SHARED_DATA, flops, model_labels, record, table
+
+
+METRIC_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
+
+
+def evaluation_sets(scenes: int, directory: str) -> dict[str, tuple[str, object]]:
+    """{key: (what the set is, CocoData)}: ``synth_val``, the first ``scenes`` synthetic test scenes rendered into
+    ``directory``, and ``coco_mini`` when ../shared/data has it. The keys are those of a bundle's ``test_metrics``."""
+    from posekit.data.coco import load_coco
+    from posekit.synth import SynthConfig, generate
+
+    mocap = SHARED_DATA / "mocap" / "bandai_namco_1"
+    if not mocap.is_dir():
+        sys.exit(f"mocap data not found at {mocap}")
+    config = SynthConfig(width=256, height=256, people=(2, 6), keypoints="coco17", mocap_dir=str(mocap), split="test")
+    synth = load_coco(generate(scenes, directory, seed=2, config=config), images_dir=f"{directory}/images")
+    sets = {"synth_val": (f"posekit synth --n {scenes} --seed 2 --people 2:6 --size 256x256 --keypoints coco17 "
+                          "--split test", synth)}
+    coco_mini = SHARED_DATA / "coco_mini"
+    if coco_mini.is_dir():
+        ann = next((coco_mini / "annotations").glob("*.json"))
+        sets["coco_mini"] = ("../shared/data/coco_mini (80 real COCO images)",
+                             load_coco(ann, images_dir=coco_mini / "train2017"))
+    return sets
+
+
+def accuracy(estimator, gt, flip: bool) -> dict[str, float]:
+    """COCO OKS metrics (fractions) of a bottom-up estimator on every image of ``gt``."""
+    from posekit.inference.bottomup import predict_coco
+    from posekit.metrics.coco import evaluate_coco
+
+    metrics = evaluate_coco(gt, predict_coco(estimator, gt, flip))
+    return {k: metrics[k] for k in METRIC_KEYS}
 
 
 def main():
@@ -29,36 +64,27 @@ def main():
     ap.add_argument("--scenes", type=int, default=500)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--latency", type=int, default=20, help="images to time")
+    ap.add_argument("--grouping", type=json.loads, default={}, help="grouping options overriding the sidecars'")
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
     labels = model_labels(ap, args)
     import torch
 
     torch.set_num_threads(args.threads)
-    from posekit.data.coco import load_coco, read_image
-    from posekit.inference.bottomup import BottomUpEstimator, predict_coco
-    from posekit.metrics.coco import evaluate_coco
-    from posekit.synth import SynthConfig, generate
+    from posekit.data.coco import read_image
+    from posekit.inference.bottomup import BottomUpEstimator
 
-    mocap = SHARED_DATA / "mocap" / "bandai_namco_1"
-    if not mocap.is_dir():
-        sys.exit(f"mocap data not found at {mocap}")
     tmp = tempfile.TemporaryDirectory()
-    config = SynthConfig(width=256, height=256, people=(2, 6), keypoints="coco17", mocap_dir=str(mocap), split="test")
-    sets = {f"synthetic test scenes ({args.scenes}, 2-6 people)":
-            load_coco(generate(args.scenes, tmp.name, seed=2, config=config), images_dir=f"{tmp.name}/images")}
-    coco_mini = SHARED_DATA / "coco_mini"
-    if coco_mini.is_dir():
-        ann = next((coco_mini / "annotations").glob("*.json"))
-        sets["coco_mini (80 real images)"] = load_coco(ann, images_dir=coco_mini / "train2017")
-    accuracy, costs = [], []
+    sets = evaluation_sets(args.scenes, tmp.name)
+    rows, costs = [], []
     for name, label in zip(args.models, labels):
         estimator = BottomUpEstimator.load(name)
+        estimator.grouping.update(args.grouping)
         w, h = estimator.codec.input_size
         with torch.no_grad():
             gflops = flops(estimator.model, torch.randn(1, 3, h, w)) / 1e9
         params = sum(p.numel() for p in estimator.model.parameters()) / 1e6
-        first = next(iter(sets.values()))
+        first = sets["synth_val"][1]
         images = [read_image(info.path) for info in list(first.images.values())[: args.latency]]
         latency = []
         for flip in (False, True):
@@ -70,13 +96,13 @@ def main():
                 times.append(time.perf_counter() - t)
             latency.append(f"{1e3 * statistics.median(times):.1f}")
         costs.append([label, f"{params:.2f}", f"{gflops:.2f}", *latency])
-        for set_name, gt in sets.items():
+        for set_name, (_, gt) in sets.items():
             for flip in (False, True):
-                m = evaluate_coco(gt, predict_coco(estimator, gt, flip))
-                accuracy.append([label, set_name, "yes" if flip else "no",
-                                 *(f"{m[k]:.3f}" for k in ("AP", "AP50", "AP75", "APm", "APl", "AR"))])
-    text = table(["model", "set", "flip", "AP", "AP50", "AP75", "APm", "APl", "AR"], accuracy)
+                m = accuracy(estimator, gt, flip)
+                rows.append([label, set_name, "yes" if flip else "no", *(f"{m[k]:.3f}" for k in METRIC_KEYS)])
+    text = table(["model", "set", "flip", *METRIC_KEYS], rows)
     text += "\n\n" + table(["model", "params (M)", "GFLOPs (256x256)", "ms per image", "ms per image, flip"], costs)
+    text += "\n\nSets: " + "; ".join(f"{key} = `{what}`" for key, (what, _) in sets.items())
     text += f"\n\nLatency: letterbox + network + grouping, median of {args.latency} images, {args.threads} threads."
     print(text)
     if args.record:

@@ -20,6 +20,7 @@ GRID = {
     "min_parts": (2, 3, 4, 6),
     "min_score": (0.0, 0.1, 0.2, 0.4),
     "num_samples": (10, 20),
+    "completion_radius": (0.0, 0.25, 0.35, 0.5),
 }
 
 
@@ -54,7 +55,7 @@ def main():
         return evaluate_coco(gt, results)["AP"]
 
     options = {"peak_threshold": 0.1, "paf_threshold": 0.05, "min_fraction": 0.8, "min_parts": 3, "min_score": 0.2,
-               "num_samples": 10, **estimator.grouping}
+               "num_samples": 10, "completion_radius": 0.0, **estimator.grouping}
     best = coco_ap(options)
     print(f"start: AP {best:.4f} {options}")
     for _ in range(args.sweeps):

@@ -34,6 +34,12 @@ Cao et al., CVPR 2017 / TPAMI 2019, "Multi-Person Parsing using PAFs".
 5. **Scoring**. A person's score is the mean of its part scores (peak values) and
    its limb scores E; people with fewer than ``min_parts`` parts or a score below
    ``min_score`` are dropped.
+6. **Completion** (optional, not in the paper; :func:`complete_people`). A person
+   found with some parts missing (no peak above the threshold, or one taken by a
+   neighbour) gets each of them from its confidence map near the parts it has, so
+   every person carries all K parts as top-down estimators do. COCO's OKS scores a
+   missing part as a miss, so this raises AP: most missing parts are occluded ones,
+   whose maps still hold a weak, unsuppressed maximum in the right place.
 
 :class:`BottomUpEstimator` wraps a trained model: letterbox the image to the input
 size, run the network, group the last stage's maps, map back to image pixels.
@@ -214,7 +220,8 @@ def group(heatmaps: np.ndarray, pafs: np.ndarray, skeleton: Skeleton | str | Non
 def group_with_scores(heatmaps: np.ndarray, pafs: np.ndarray, skeleton: Skeleton | str | None = None, limbs=None,
                       *, peak_threshold: float = 0.1, refine: bool = True, num_samples: int = 10,
                       paf_threshold: float = 0.05, min_fraction: float = 0.8, matching: str = "hungarian",
-                      min_parts: int = 3, min_score: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+                      min_parts: int = 3, min_score: float = 0.2,
+                      completion_radius: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """People from the maps of one image (the algorithm is in the module docstring).
 
     Args:
@@ -226,10 +233,12 @@ def group_with_scores(heatmaps: np.ndarray, pafs: np.ndarray, skeleton: Skeleton
         num_samples, paf_threshold, min_fraction: limb candidates (:func:`limb_scores`).
         matching: 'hungarian' or 'greedy' (:func:`match`).
         min_parts, min_score: people kept.
+        completion_radius: > 0 fills the parts people lack (:func:`complete_people`'s
+            radius); 0 (the default) leaves them missing, as the paper does.
     Returns:
         people (N, K, 3): x, y in heatmap pixels and the part score (x = y = score = 0
         for a missing part); person_scores (N,): the mean of the person's part and limb
-        scores. Sorted by decreasing person score.
+        scores (of the parts found, before completion). Sorted by decreasing person score.
     """
     heatmaps, pafs = np.asarray(heatmaps, np.float32), np.asarray(pafs, np.float32)
     k, h, _ = heatmaps.shape
@@ -290,7 +299,67 @@ def group_with_scores(heatmaps: np.ndarray, pafs: np.ndarray, skeleton: Skeleton
     order = np.argsort(-np.asarray(person_scores), kind="stable")
     if not people:
         return np.zeros((0, k, 3), np.float32), np.zeros(0, np.float32)
-    return np.stack(people)[order], np.asarray(person_scores, np.float32)[order]
+    people = np.stack(people)[order]
+    if completion_radius > 0:
+        people = complete_people(people, heatmaps, limbs, completion_radius)
+    return people, np.asarray(person_scores, np.float32)[order]
+
+
+def complete_people(people: np.ndarray, heatmaps: np.ndarray, limbs, radius: float = 0.35) -> np.ndarray:
+    """Fill the missing parts of people found by :func:`group_with_scores`.
+
+    Parts are filled breadth-first from the ones found, along the skeleton's links: a
+    missing part j goes to the maximum of its confidence map S_j within ``radius`` x
+    the person's extent (the larger side of its found parts' box, in map pixels) of
+    its linked parts already placed, refined to sub-pixel as peaks are. A part with no
+    linked part placed yet is searched around the found parts' mean. People with fewer
+    than two parts are left alone.
+
+    Args:
+        people: (N, K, 3) x, y (map pixels), part score; score 0 marks a missing part.
+        heatmaps: (K, h, w) confidence maps.
+        limbs: (C, 2) keypoint index pairs (the links to fill along).
+    Returns:
+        (N, K, 3) with the missing parts filled; a filled part's score is its map value
+        (at least 1e-3, so it counts as present).
+    """
+    k, h, w = heatmaps.shape
+    linked = [[] for _ in range(k)]
+    for a, b in limbs:
+        linked[a].append(b)
+        linked[b].append(a)
+    out = np.array(people, np.float32, copy=True)
+    for person in out:
+        placed = person[:, 2] > 0
+        if placed.sum() < 2 or placed.all():
+            continue
+        found_xy = person[placed, :2].astype(np.float64)
+        r = max(radius * np.ptp(found_xy, axis=0).max(), 1.0)
+        while not placed.all():
+            ready = [j for j in np.flatnonzero(~placed) if placed[linked[j]].any()]
+            for j in ready or np.flatnonzero(~placed):
+                anchors = person[[n for n in linked[j] if placed[n]], :2]
+                person[j] = _map_maximum(heatmaps, j, anchors if len(anchors) else found_xy.mean(0)[None], r)
+                placed[j] = True
+    return out
+
+
+def _map_maximum(heatmaps: np.ndarray, j: int, centres: np.ndarray, r: float) -> np.ndarray:
+    """(x, y, value) of the maximum of map j within r of any of the centres (n, 2), sub-pixel refined."""
+    _, h, w = heatmaps.shape
+    x0, y0 = np.maximum(np.floor(centres.min(0) - r), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(centres.max(0) + r), (w - 1, h - 1)).astype(int)
+    ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1].reshape(2, -1)
+    near = ((xs[:, None] - centres[:, 0]) ** 2 + (ys[:, None] - centres[:, 1]) ** 2 <= r * r).any(1)
+    if not near.any():  # every centre more than r outside the map: stay at the first, clipped into it
+        x, y = np.clip(centres[0], 0, (w - 1, h - 1))
+        return np.array([x, y, 1e-3], np.float32)
+    xs, ys = xs[near], ys[near]
+    best = int(np.argmax(heatmaps[j, ys, xs]))
+    jj, yy, xx = np.array([j]), ys[best:best + 1], xs[best:best + 1]
+    x = xx[0] + _parabola_offset(heatmaps, jj, yy, xx, 0, 1)[0]
+    y = yy[0] + _parabola_offset(heatmaps, jj, yy, xx, 1, 0)[0]
+    return np.array([x, y, max(heatmaps[j, yy[0], xx[0]], 1e-3)], np.float32)
 
 
 # ----------------------------------------------------------------------------- estimator

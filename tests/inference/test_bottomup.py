@@ -8,6 +8,7 @@ from torch import nn
 from posekit.codecs.paf import PAFCodec
 from posekit.inference.bottomup import (
     BottomUpEstimator,
+    complete_people,
     find_peaks,
     group,
     group_with_scores,
@@ -99,6 +100,29 @@ def test_grouping_survives_missing_keypoints():
     truth[:5, COCO17.index("left_ear"), 2] = 0
     maps = _maps(codec, truth)
     assert_recovered(group(maps["heatmaps"], maps["pafs"], "coco17"), truth)
+
+
+def test_completion_finds_weak_parts_and_leaves_found_ones():
+    """Parts whose maps hold only a weak maximum (5% of a peak, below the 0.1 threshold, as occluded parts'
+    maps do) are missing after grouping; completion puts each back where it is, on the right person."""
+    codec = PAFCodec((512, 512), (128, 128), skeleton="coco17")
+    rng = np.random.default_rng(3)
+    truth = random_scene(COCO17, 10, rng)
+    weak = truth.copy()
+    for person in weak:  # parts whose loss cuts no person apart: nose, wrists, ankles
+        person[rng.choice([0, 9, 10, 15, 16], 3, replace=False), 2] = 0
+    full, dropped = _maps(codec, truth), _maps(codec, weak)
+    heatmaps = dropped["heatmaps"] + 0.05 * (full["heatmaps"] - dropped["heatmaps"])
+    pafs = full["pafs"]
+    found = group(heatmaps, pafs, "coco17", min_parts=2)
+    assert_recovered(found, weak)
+    completed = group(heatmaps, pafs, "coco17", min_parts=2, completion_radius=0.5)
+    assert_recovered(completed, truth, tolerance=0.5)
+    filled = (completed[..., 2] > 0) & (completed[..., 2] < 0.1)
+    assert filled.sum() == 30  # the 3 weak parts of each person, with their map value as score
+    kept = found[..., 2] > 0  # completion moves no part that was found, nor the people's order
+    np.testing.assert_array_equal(completed[kept], found[kept])
+    np.testing.assert_array_equal(complete_people(found, heatmaps, COCO17.links, 0.5), completed)
 
 
 def test_spanning_tree_keeps_listed_links_first():
