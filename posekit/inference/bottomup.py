@@ -323,8 +323,8 @@ def complete_people(people: np.ndarray, heatmaps: np.ndarray, limbs, radius: flo
         (N, K, 3) with the missing parts filled; a filled part's score is its map value
         (at least 1e-3, so it counts as present).
     """
-    k, h, w = heatmaps.shape
-    linked = [[] for _ in range(k)]
+    heatmaps = np.asarray(heatmaps, np.float32)
+    linked = [[] for _ in range(heatmaps.shape[0])]
     for a, b in limbs:
         linked[a].append(b)
         linked[b].append(a)
