@@ -5,6 +5,7 @@ Run standalone as ``python -m posekit.synth.cli --n 100 --out DIR --seed 0``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -31,6 +32,12 @@ def size_arg(text: str) -> tuple[int, int]:
     return w, h
 
 
+def default_workers() -> int:
+    """Render processes when ``--workers`` is not given: one per CPU, none (render here) on one CPU."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cpus if cpus > 1 else 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of scenes")
     parser.add_argument("--out", required=True, help="output folder")
@@ -49,7 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backgrounds", default=None, help="folder of photos to use as backgrounds")
     parser.add_argument("--format", default="jpg", choices=["jpg", "png"], help="image format")
     parser.add_argument("--compress", action="store_true", help="deflate the label files")
-    parser.add_argument("--workers", type=int, default=0, help="render in this many processes")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="render in this many processes (default: one per CPU; 0: in this one); "
+                             "the scenes do not depend on it")
     parser.add_argument("--preview", action="store_true", help="also write preview.png")
 
 
@@ -69,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{resolve_mocap_dir(config.mocap_dir)}, {config.random_pose_prob:.0%} random", file=sys.stderr)
         start = time.perf_counter()
         path = generate(args.n, args.out, args.seed, config, image_format=args.format, preview=args.preview,
-                        compress=args.compress, workers=args.workers)
+                        compress=args.compress, workers=default_workers() if args.workers is None else args.workers)
     except (ValueError, KeyError, FileNotFoundError) as err:
         print(f"posekit synth: error: {err}", file=sys.stderr)
         return 2

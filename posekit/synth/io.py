@@ -143,6 +143,8 @@ def generate(n: int, out_dir: str | Path, seed: int = 0, config: SynthConfig = S
         raise ValueError(f"number of scenes must be >= 0, got {n}")
     if image_format not in ("jpg", "png"):
         raise ValueError(f"image_format must be jpg or png, got {image_format!r}")
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "labels").mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,11 @@ def test_workers_write_the_same_scenes(written, tmp_path):
         np.testing.assert_array_equal(load_sample(tmp_path, i)["depth"], load_sample(written, i)["depth"])
 
 
+def test_negative_workers_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="workers must be >= 0, got -1"):
+        generate(1, tmp_path, config=SynthConfig(width=96, height=80, mocap_dir=None), workers=-1)
+
+
 def test_module_entry_point_runs(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "posekit.synth.cli", "--n", "2", "--out", str(tmp_path), "--seed", "1",
