@@ -155,26 +155,28 @@ class OpenPose(nn.Module):
         )
 
     def grow_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Weights of a trained network with one confidence-map stage -> weights for this one (more map stages)
-        that give the same last maps.
+        """Weights of a trained network with fewer confidence-map stages -> weights for this one.
 
-        Each new stage t >= 2 is a copy of the trained stage 1 whose weights on the S^{t-1} input channels (which
-        stage 1 does not have) start at zero, so it sees what stage 1 saw and repeats its maps; training then
-        refines from there (the Net2Net idea, as :meth:`StackedHourglass.grow_state_dict`). Weights with as many
-        map stages as this network are returned unchanged.
+        From one map stage, each new stage t >= 2 is a copy of stage 1 whose weights on the S^{t-1} input channels
+        (which stage 1 does not have) start at zero, so it sees what stage 1 saw and repeats its maps exactly;
+        training then refines from there (the Net2Net idea, as :meth:`StackedHourglass.grow_state_dict`). From
+        T >= 2 map stages, each new stage is a copy of the last trained one, so it applies that refinement once
+        more to S^T (the same inputs, one stage on): not the same maps, but a trained refiner's where a fresh stage
+        would start from noise. Weights with as many map stages as this network are returned unchanged.
         """
         stages = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("cm_stages.")), default=-1)
         if stages in (0, len(self.cm_stages)):
             return state
-        if stages != 1:
-            raise ValueError(f"can grow confidence-map stages from a network with one, the weights have {stages}")
+        if stages > len(self.cm_stages):
+            raise ValueError(f"can only grow confidence-map stages: this network has {len(self.cm_stages)}, "
+                             f"the weights have {stages}")
         grown = dict(state)
-        first_conv = "blocks.0.convs.0.0.weight"
-        for t in range(1, len(self.cm_stages)):
+        source, first_conv = f"cm_stages.{stages - 1}.", "blocks.0.convs.0.0.weight"
+        for t in range(stages, len(self.cm_stages)):
             for key, value in state.items():
-                if key.startswith("cm_stages.0."):
-                    name = key[len("cm_stages.0."):]
-                    if name == first_conv:  # (width, F + L, 3, 3) -> (width, F + L + S, 3, 3), zeros on S
+                if key.startswith(source):
+                    name = key[len(source):]
+                    if name == first_conv and stages == 1:  # (width, F + L, 3, 3) -> (width, F + L + S, 3, 3)
                         extra = self.cm_stages[t].blocks[0].convs[0][0].in_channels - value.shape[1]
                         value = torch.cat([value, value.new_zeros(value.shape[0], extra, *value.shape[2:])], 1)
                     grown[f"cm_stages.{t}.{name}"] = value.clone()

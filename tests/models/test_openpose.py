@@ -72,8 +72,33 @@ def test_more_map_stages_grown_from_one_repeat_its_maps():
         torch.testing.assert_close(heatmaps, before["heatmaps"][0])
     same = grown.state_dict()
     assert grown.grow_state_dict(same) is same
-    with pytest.raises(ValueError, match="the weights have 3"):
-        tiny(4).grow_state_dict(same)
+    with pytest.raises(ValueError, match="this network has 2, the weights have 3"):
+        tiny(2).grow_state_dict(same)
+
+
+def test_a_map_stage_grown_from_two_repeats_the_last_refinement():
+    torch.manual_seed(0)
+
+    def tiny(cm_stages):
+        return OpenPose(ResNetC3(resnet18(width=8)), num_keypoints=5, num_limbs=4, feature_channels=16,
+                        paf_stages=2, cm_stages=cm_stages, width=8, blocks=1, hidden=16)
+
+    trained = tiny(2)
+    for p in trained.parameters():
+        nn.init.normal_(p, std=0.2)
+    grown = tiny(4)
+    grown.load_state_dict(grown.grow_state_dict(trained.state_dict()))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        before, after = trained.eval()(x), grown.eval()(x)
+        context = torch.cat([grown.features(grown.trunk(x)), after["pafs"][-1]], 1)
+        last = trained.cm_stages[1]
+        again = last(torch.cat([context, before["heatmaps"][1]], 1))
+        again_twice = last(torch.cat([context, again], 1))
+    for ours, theirs in zip(after["heatmaps"][:2], before["heatmaps"]):
+        torch.testing.assert_close(ours, theirs)
+    torch.testing.assert_close(after["heatmaps"][2], again)
+    torch.testing.assert_close(after["heatmaps"][3], again_twice)
 
 
 def test_loss_is_the_masked_sum_over_stages_per_image():
