@@ -51,17 +51,17 @@ def test_stages_see_features_and_the_previous_predictions():
         OpenPose(ResNetC3(resnet18(width=8)), 5, 4, cm_stages=0)
 
 
+def tiny_openpose(cm_stages: int) -> OpenPose:
+    return OpenPose(ResNetC3(resnet18(width=8)), num_keypoints=5, num_limbs=4, feature_channels=16,
+                    paf_stages=2, cm_stages=cm_stages, width=8, blocks=1, hidden=16)
+
+
 def test_more_map_stages_grown_from_one_repeat_its_maps():
     torch.manual_seed(0)
-
-    def tiny(cm_stages):
-        return OpenPose(ResNetC3(resnet18(width=8)), num_keypoints=5, num_limbs=4, feature_channels=16,
-                        paf_stages=2, cm_stages=cm_stages, width=8, blocks=1, hidden=16)
-
-    trained = tiny(1)
+    trained = tiny_openpose(1)
     for p in trained.parameters():  # non-zero everywhere, as after training
         nn.init.normal_(p, std=0.2)
-    grown = tiny(3)
+    grown = tiny_openpose(3)
     grown.load_state_dict(grown.grow_state_dict(trained.state_dict()))
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
@@ -73,20 +73,15 @@ def test_more_map_stages_grown_from_one_repeat_its_maps():
     same = grown.state_dict()
     assert grown.grow_state_dict(same) is same
     with pytest.raises(ValueError, match="this network has 2, the weights have 3"):
-        tiny(2).grow_state_dict(same)
+        tiny_openpose(2).grow_state_dict(same)
 
 
 def test_a_map_stage_grown_from_two_repeats_the_last_refinement():
     torch.manual_seed(0)
-
-    def tiny(cm_stages):
-        return OpenPose(ResNetC3(resnet18(width=8)), num_keypoints=5, num_limbs=4, feature_channels=16,
-                        paf_stages=2, cm_stages=cm_stages, width=8, blocks=1, hidden=16)
-
-    trained = tiny(2)
+    trained = tiny_openpose(2)
     for p in trained.parameters():
         nn.init.normal_(p, std=0.2)
-    grown = tiny(4)
+    grown = tiny_openpose(4)
     grown.load_state_dict(grown.grow_state_dict(trained.state_dict()))
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
