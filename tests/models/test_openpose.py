@@ -56,16 +56,21 @@ def tiny_openpose(cm_stages: int) -> OpenPose:
                     paf_stages=2, cm_stages=cm_stages, width=8, blocks=1, hidden=16)
 
 
+def grow_and_run(trained_stages: int, grown_stages: int, x: torch.Tensor):
+    """A tiny network with ``trained_stages`` map stages and weights non-zero everywhere (as after training), the
+    same grown to ``grown_stages``, and both networks' outputs on ``x``: (trained, grown, before, after)."""
+    trained = tiny_openpose(trained_stages)
+    for p in trained.parameters():
+        nn.init.normal_(p, std=0.2)
+    grown = tiny_openpose(grown_stages)
+    grown.load_state_dict(grown.grow_state_dict(trained.state_dict()))
+    with torch.no_grad():
+        return trained, grown, trained.eval()(x), grown.eval()(x)
+
+
 def test_more_map_stages_grown_from_one_repeat_its_maps():
     torch.manual_seed(0)
-    trained = tiny_openpose(1)
-    for p in trained.parameters():  # non-zero everywhere, as after training
-        nn.init.normal_(p, std=0.2)
-    grown = tiny_openpose(3)
-    grown.load_state_dict(grown.grow_state_dict(trained.state_dict()))
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        before, after = trained.eval()(x), grown.eval()(x)
+    _, grown, before, after = grow_and_run(1, 3, torch.randn(2, 3, 64, 64))
     for paf_before, paf_after in zip(before["pafs"], after["pafs"]):
         torch.testing.assert_close(paf_after, paf_before)
     for heatmaps in after["heatmaps"]:
@@ -78,14 +83,9 @@ def test_more_map_stages_grown_from_one_repeat_its_maps():
 
 def test_a_map_stage_grown_from_two_repeats_the_last_refinement():
     torch.manual_seed(0)
-    trained = tiny_openpose(2)
-    for p in trained.parameters():
-        nn.init.normal_(p, std=0.2)
-    grown = tiny_openpose(4)
-    grown.load_state_dict(grown.grow_state_dict(trained.state_dict()))
     x = torch.randn(2, 3, 64, 64)
+    trained, grown, before, after = grow_and_run(2, 4, x)
     with torch.no_grad():
-        before, after = trained.eval()(x), grown.eval()(x)
         context = torch.cat([grown.features(grown.trunk(x)), after["pafs"][-1]], 1)
         last = trained.cm_stages[1]
         again = last(torch.cat([context, before["heatmaps"][1]], 1))
