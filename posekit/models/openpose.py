@@ -135,11 +135,14 @@ class OpenPose(nn.Module):
         num_limbs: C limbs (2C PAF channels, x then y per limb).
         feature_channels: channels of F.
         paf_stages, cm_stages: T_P and T_C.
-        width, blocks, hidden: stage shape (:class:`Stage`), the same for every stage.
+        width, blocks, hidden: stage shape (:class:`Stage`) of every PAF stage, and of the map stages unless:
+        cm_width, cm_hidden: the confidence-map stages' own width and hidden channels (default: ``width``,
+            ``hidden``), so the maps, the harder half of the task, can get more capacity than the PAFs.
     """
 
     def __init__(self, trunk: nn.Module, num_keypoints: int, num_limbs: int, feature_channels: int = 128,
-                 paf_stages: int = 4, cm_stages: int = 2, width: int = 96, blocks: int = 5, hidden: int = 256):
+                 paf_stages: int = 4, cm_stages: int = 2, width: int = 96, blocks: int = 5, hidden: int = 256,
+                 cm_width: int | None = None, cm_hidden: int | None = None):
         super().__init__()
         if paf_stages < 1 or cm_stages < 1:
             raise ValueError(f"need at least one PAF and one confidence-map stage, got {paf_stages}, {cm_stages}")
@@ -151,7 +154,8 @@ class OpenPose(nn.Module):
             Stage(f if t == 0 else f + paf, paf, width, blocks, hidden) for t in range(paf_stages)
         )
         self.cm_stages = nn.ModuleList(
-            Stage(f + paf if t == 0 else f + paf + k, k, width, blocks, hidden) for t in range(cm_stages)
+            Stage(f + paf if t == 0 else f + paf + k, k, cm_width or width, blocks, cm_hidden or hidden)
+            for t in range(cm_stages)
         )
 
     def grow_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -207,28 +211,29 @@ class OpenPose(nn.Module):
 
 def openpose_small(num_keypoints: int, num_limbs: int, trunk_width: int = 32, feature_channels: int = 64,
                    paf_stages: int = 3, cm_stages: int = 1, width: int = 32, blocks: int = 2,
-                   hidden: int = 96) -> OpenPose:
+                   hidden: int = 96, cm_width: int | None = None, cm_hidden: int | None = None) -> OpenPose:
     """CPU-trainable: ResNet-18 C3 at width 32, 3 PAF + 1 map stage of 2 triples of 32 channels.
 
     1.7 GMACs and 0.63 M parameters at 368x368 with K=17, C=19.
     """
     return OpenPose(ResNetC3(resnet18(width=trunk_width)), num_keypoints, num_limbs, feature_channels,
-                    paf_stages, cm_stages, width, blocks, hidden)
+                    paf_stages, cm_stages, width, blocks, hidden, cm_width, cm_hidden)
 
 
 def openpose_resnet18(num_keypoints: int, num_limbs: int, feature_channels: int = 128, paf_stages: int = 4,
-                      cm_stages: int = 2, width: int = 96, blocks: int = 5, hidden: int = 256) -> OpenPose:
+                      cm_stages: int = 2, width: int = 96, blocks: int = 5, hidden: int = 256,
+                      cm_width: int | None = None, cm_hidden: int | None = None) -> OpenPose:
     """The TPAMI stage design (5 triples of 96 channels, 256 hidden) on ResNet-18 C3 instead of VGG-19.
 
     29 GMACs and 13 M parameters at 368x368 with K=17, C=19 (the stages dominate).
     """
     return OpenPose(ResNetC3(resnet18()), num_keypoints, num_limbs, feature_channels,
-                    paf_stages, cm_stages, width, blocks, hidden)
+                    paf_stages, cm_stages, width, blocks, hidden, cm_width, cm_hidden)
 
 
 def openpose_small_s4(num_keypoints: int, num_limbs: int, trunk_width: int = 32, feature_channels: int = 64,
                       paf_stages: int = 3, cm_stages: int = 1, width: int = 32, blocks: int = 2,
-                      hidden: int = 96) -> OpenPose:
+                      hidden: int = 96, cm_width: int | None = None, cm_hidden: int | None = None) -> OpenPose:
     """:func:`openpose_small`'s stages on stride-4 maps from :class:`ResNetPyramid` (ResNet-18 C2-C4 at width 32).
 
     Stride 8 caps COCO AP on 256x256 scenes of 2-6 people at 0.585 even with perfect maps
@@ -236,7 +241,7 @@ def openpose_small_s4(num_keypoints: int, num_limbs: int, trunk_width: int = 32,
     (docs/DESIGN_NOTES.md). The stages then cost 4x as much per image.
     """
     return OpenPose(ResNetPyramid(resnet18(width=trunk_width)), num_keypoints, num_limbs, feature_channels,
-                    paf_stages, cm_stages, width, blocks, hidden)
+                    paf_stages, cm_stages, width, blocks, hidden, cm_width, cm_hidden)
 
 
 MODELS = {

@@ -92,6 +92,22 @@ def test_openpose_widens_its_concatenated_stages_and_keeps_its_maps_and_pafs():
     assert big.cm_stages[1].blocks[0].convs[0][0].weight.shape[1] == 24 + 38 + 17
 
 
+
+def test_openpose_widens_its_map_stages_alone():
+    shape = {"trunk_width": 8, "cm_stages": 2, "blocks": 2, "width": 8, "feature_channels": 16, "hidden": 16}
+    small = _trained_looking(build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, **shape))
+    big = build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, cm_width=12, cm_hidden=24, **shape)
+    assert big.cm_stages[0].hidden[0].in_channels == 3 * 12 and big.paf_stages[0].hidden[0].in_channels == 3 * 8
+    x = torch.randn(1, 3, 64, 64)
+    state = widen_state_dict(big, small.state_dict(), check=(small, x))
+    big.load_state_dict(state)
+    narrow_state = small.state_dict()
+    assert all(torch.equal(v, narrow_state[k]) for k, v in state.items() if not k.startswith("cm_stages."))
+    with torch.no_grad():
+        a, b = small(x), big.eval()(x)
+    scale = float(a["heatmaps"][-1].abs().max())
+    assert torch.allclose(a["heatmaps"][-1], b["heatmaps"][-1], atol=1e-4 * scale + 1e-6)
+
 def test_declared_pieces_that_do_not_add_up_are_named():
     small = build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, width=8, feature_channels=16, hidden=16)
     big = build_model("openpose_small_s4", num_keypoints=17, num_limbs=19, width=12, feature_channels=24, hidden=24)
