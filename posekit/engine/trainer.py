@@ -322,8 +322,10 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scaler.load_state_dict(ckpt["scaler"])
-        if self.ema and ckpt["ema"] is not None:
-            self.ema.state = ckpt["ema"]
+        if self.ema:  # a checkpoint of a run without EMA: start the average from its weights, not from init
+            self.ema = EMA(self.model, self.ema.decay) if ckpt["ema"] is None else self.ema
+            if ckpt["ema"] is not None:
+                self.ema.state = ckpt["ema"]
         self.step, self.best, self.history = ckpt["step"], ckpt["best"], ckpt["history"]
         self.window = ckpt.get("window", [0.0, 0])  # absent in checkpoints of early versions
         self.latest = ckpt.get("latest", self.best)
