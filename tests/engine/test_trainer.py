@@ -109,6 +109,22 @@ def test_killed_and_resumed_run_follows_the_same_curve(tiny_coco, tmp_path):
     assert [r["loss"] for r in straight.history if "loss" in r] == [r["loss"] for r in resumed.history if "loss" in r]
 
 
+def test_resuming_with_ema_from_a_checkpoint_without_ema_averages_the_loaded_weights(tiny_coco, tmp_path):
+    """Switching EMA on at a resume starts the average from the checkpoint's weights, not from the init weights."""
+    run = ("train.epochs=2", "data.train.limit=8", "train.checkpoint_every=1")
+    Trainer(_cfg(tiny_coco, tmp_path / "run", *run), progress=False).fit(stop_after=1)
+    trained = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert trained["ema"] is None
+    resumed = Trainer(_cfg(tiny_coco, tmp_path / "run", *run, "train.ema=0.999"), progress=False, resume=True)
+    resumed.load_checkpoint()
+    assert resumed.step == 1
+    for k, v in trained["model"].items():
+        assert torch.equal(resumed.ema.state[k].to(v.dtype), v), k
+    assert not torch.equal(resumed.ema.state["head.final.weight"],
+                           Trainer(_cfg(tiny_coco, tmp_path / "fresh", *run, "train.ema=0.999"),
+                                   progress=False).ema.state["head.final.weight"])
+
+
 def test_mixed_precision_trains_in_the_device_type_and_keeps_fp32_weights(tiny_coco, tmp_path):
     seen = []
     trainer = Trainer(_cfg(tiny_coco, tmp_path / "amp", "train.epochs=12", "train.amp=true", "data.train.limit=8",
