@@ -1,10 +1,11 @@
 """Bundle a trained bottom-up model into the zoo: weights (fp16 unless --storage says otherwise) + the run's sidecar
 with its tuned grouping options, and the figures of bench_bottomup.py (COCO OKS AP on the 500 unseen synthetic test
-scenes and on coco_mini, with and without flip) measured on the stored copy and written into ``test_metrics``.
+scenes and on coco_mini, with and without flip; with ``--scales``, also flip plus that multi-scale test) measured on
+the stored copy and written into ``test_metrics``.
 
     python benchmarks/bundle_bottomup.py RUN/model.safetensors NAME --command "posekit train ... (what trained it)"
         --grouping '{"peak_threshold": 0.1, ...}' --grouping-tuned-on "how the tuning set was made"
-        [--command-note TEXT] [--storage float16|float32|int8]
+        [--command-note TEXT] [--storage float16|float32|int8] [--scales 1,0.75,1.25,1.5]
 
 ``--grouping`` is what benchmarks/tune_grouping.py printed for these weights; without it the run's sidecar keeps
 its own (or the defaults of posekit.inference.bottomup).
@@ -19,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 from bench_bottomup import METRIC_KEYS, accuracy, evaluation_sets
+
+from posekit.cli import scales_arg
 
 ZOO = Path(__file__).resolve().parents[1] / "posekit" / "zoo"
 
@@ -35,6 +38,8 @@ def main():
                     help="weight storage (posekit.io.save_weights): fp16 is half of fp32's size, int8 a quarter")
     ap.add_argument("--scenes", type=int, default=500)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--scales", type=scales_arg, metavar="S1,S2,...",
+                    help="also measure flip plus this multi-scale test (`coco_oks_flip_scales`)")
     args = ap.parse_args()
     if args.grouping is not None and not args.grouping_tuned_on:
         ap.error("--grouping needs --grouping-tuned-on: say which scenes the options were tuned on")
@@ -63,9 +68,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for key, (what, gt) in evaluation_sets(args.scenes, tmp).items():
             metrics[key] = {"data": what}
-            for flip, field in ((False, "coco_oks"), (True, "coco_oks_flip")):
-                m = accuracy(estimator, gt, flip)
+            tests = [(False, (1.0,), "coco_oks"), (True, (1.0,), "coco_oks_flip")]
+            if args.scales:
+                tests.append((True, args.scales, "coco_oks_flip_scales"))
+            for flip, scales, field in tests:
+                m = accuracy(estimator, gt, flip, scales)
                 metrics[key][field] = {k: round(m[k], 3) for k in METRIC_KEYS}
+    if args.scales:
+        metrics["scales"] = list(args.scales)
     metrics["measured_by"] = (f"python benchmarks/bundle_bottomup.py (= bench_bottomup.py MODEL), "
                               f"{datetime.date.today().isoformat()}")
     sidecar["test_metrics"] = metrics

@@ -2,6 +2,7 @@
 for COCO AP on a tuning set, by coordinate search; never tune on the set you report.
 
     python benchmarks/tune_grouping.py MODEL --gt DIR/annotations.json --images DIR/images [--no-flip] [--sweeps 2]
+        [--scales 1,0.75,1.25,1.5]
 
 The tuning set used for the bundled models (training distribution, neither training nor test scenes):
 ``posekit synth --n 200 --out runs/synth_tune --seed 3 --people 2:6 --size 256x256 --keypoints coco17``.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+from posekit.cli import scales_arg
 
 GRID = {
     "peak_threshold": (0.03, 0.05, 0.1, 0.2),
@@ -32,6 +35,8 @@ def main():
     ap.add_argument("--no-flip", action="store_true")
     ap.add_argument("--sweeps", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--scales", type=scales_arg, default=(1.0,), metavar="S1,S2,...",
+                    help="multi-scale test: input-size multipliers whose maps are averaged (default 1)")
     args = ap.parse_args()
     import torch
 
@@ -43,7 +48,7 @@ def main():
 
     gt = load_coco(args.gt, images_dir=args.images)
     estimator = BottomUpEstimator.load(args.model)
-    maps = {i: estimator.maps(read_image(info.path), not args.no_flip) for i, info in gt.images.items()}
+    maps = {i: estimator.maps(read_image(info.path), not args.no_flip, args.scales) for i, info in gt.images.items()}
 
     def coco_ap(options: dict) -> float:
         results = []

@@ -99,8 +99,9 @@ def _cmd_synth(args) -> int:
     return run(args)
 
 
-SCALES_HELP = ("top-down multi-scale test: box-padding multipliers whose heatmaps are averaged, the first the "
-               "reference crop (e.g. 1,0.88,1.12; default 1: one crop)")
+SCALES_HELP = ("multi-scale test, maps averaged over the scales, the first the reference: box-padding multipliers "
+               "for top-down models (e.g. 1,0.88,1.12), input-size multipliers for bottom-up ones (e.g. "
+               "1,0.75,1.25,1.5); default 1: one pass")
 
 
 def scales_arg(text: str) -> tuple[float, ...]:

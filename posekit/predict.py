@@ -102,12 +102,6 @@ def read_boxes(path: str | Path) -> list[dict]:
     return data
 
 
-def _check_topdown_scales(estimator, model: str, scales) -> None:
-    check_scales(scales)
-    if tuple(scales) != (1.0,) and not isinstance(estimator, TopDownEstimator):
-        raise ValueError(f"model {model!r} is bottom-up: the multi-scale test (--scales) is for top-down models")
-
-
 def load_estimator(model: str, device: str = "cpu"):
     """A top-down or bottom-up estimator, as the model's sidecar ``task`` says."""
     from .io import load_model
@@ -132,14 +126,15 @@ def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "ou
     one person box; in a video the first frame is, and each later frame's box is the tight box of the
     previous frame's confident keypoints (:func:`track_box`), the framing the LSP models were trained on.
     ``smooth``: that tracked person's keypoints go through a One Euro filter (:func:`track_smoother`).
-    ``scales``: box-padding multipliers of a top-down multi-scale test (default: one crop).
-    Bottom-up models find every person themselves and refuse ``boxes`` and ``scales``. Returns a summary dict.
+    ``scales``: the multi-scale test, box-padding multipliers for a top-down model, input-size multipliers for
+    a bottom-up one (default: 1, one pass). Bottom-up models find every person themselves and refuse ``boxes``.
+    Returns a summary dict.
     """
     estimator = estimator or load_estimator(model, device)
     bottom_up = not isinstance(estimator, TopDownEstimator)
     if bottom_up and boxes:
         raise ValueError(f"model {model!r} is bottom-up: it finds people itself and takes no --boxes")
-    _check_topdown_scales(estimator, model, scales)
+    check_scales(scales)
     if smooth and (bottom_up or boxes):
         raise ValueError("smoothing follows the one person a top-down model tracks through a video: "
                          "it takes no --boxes and no bottom-up model")
@@ -152,7 +147,7 @@ def predict(inputs: list[str], model: str = "default", out_dir: str | Path = "ou
     def estimate(image: np.ndarray, path: Path, frame: int | None = None, tracked: list[float] | None = None):
         """People in one image or video frame (the ``image_id``-th): [(box, keypoints (K,2), scores (K,), score)]."""
         if bottom_up:
-            kps, scores, person_scores = estimator(image, flip)
+            kps, scores, person_scores = estimator(image, flip, scales)
             person_boxes = [_keypoint_box(k, s) for k, s in zip(kps, scores)]
         else:
             if detections is not None:
@@ -250,19 +245,19 @@ def track_box(keypoints: np.ndarray, scores: np.ndarray, image_shape: tuple[int,
 def evaluate_model(model: str, gt: str, images: str, flip: bool = False, metric: str = "pck",
                    device: str = "cpu", batch_size: int = 32, limit: int | None = None,
                    scales: tuple[float, ...] = (1.0,)) -> tuple[dict, list[dict]]:
-    """Run a model on ``gt`` and score it: a top-down model on the ground-truth person boxes (``scales``: box-padding
-    multipliers of a multi-scale test), a bottom-up model on the whole images (``limit``: that many images)."""
+    """Run a model on ``gt`` and score it: a top-down model on the ground-truth person boxes, a bottom-up model on
+    the whole images (``limit``: that many images). ``scales``: the multi-scale test (see :func:`predict`)."""
     from .data.topdown import TopDownDataset
     from .metrics import evaluate
 
     estimator = load_estimator(model, device)
-    _check_topdown_scales(estimator, model, scales)
+    check_scales(scales)
     coco = load_coco(gt, images_dir=images, skeleton=estimator.skeleton)
     if not isinstance(estimator, TopDownEstimator):
         from .inference.bottomup import predict_coco
 
         coco = coco.first_images(limit)
-        results = predict_coco(estimator, coco, flip)
+        results = predict_coco(estimator, coco, flip, scales)
         return evaluate(coco, results, metric), results
     if limit is not None:  # score only the people we predict
         coco = dataclasses.replace(coco, people=coco.trainable_people()[:limit])

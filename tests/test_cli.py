@@ -209,9 +209,11 @@ def test_predict_runs_a_bottom_up_model_without_boxes(tiny_coco, tmp_path, capsy
     boxes.write_text("[]")
     assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(path), "--boxes", str(boxes),
                  "--out", str(out)]) == 2
-    assert main(["predict", str(tiny_coco.parent / "images"), "--model", str(path), "--scales", "1,1.2",
-                 "--out", str(out)]) == 2
-    assert "multi-scale test (--scales) is for top-down models" in capsys.readouterr().err
+    assert "takes no --boxes" in capsys.readouterr().err
+    (out / "001_pose.png").unlink()
+    assert main(["predict", str(tiny_coco.parent / "images" / "001.png"), "--model", str(path), "--scales", "1,1.5",
+                 "--flip", "--out", str(out)]) == 0  # the multi-scale test
+    assert (out / "001_pose.png").exists()
     scores = tmp_path / "metrics.json"
     assert main(["eval", "--model", str(path), "--gt", str(tiny_coco), "--images", str(tiny_coco.parent / "images"),
                  "--metric", "coco", "--out", str(scores)]) == 0

@@ -42,9 +42,13 @@ Cao et al., CVPR 2017 / TPAMI 2019, "Multi-Person Parsing using PAFs".
    whose maps still hold a weak, unsuppressed maximum in the right place.
 
 :class:`BottomUpEstimator` wraps a trained model: letterbox the image to the input
-size, run the network, group the last stage's maps, map back to image pixels.
+size, run the network, group the last stage's maps, map back to image pixels. Its flip
+test and multi-scale test (the paper's evaluation averages the maps of several input
+scales) average maps before grouping.
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -54,6 +58,7 @@ from ..codecs.paf import PAFCodec
 from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, normalize
 from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..skeletons import Skeleton, get_skeleton
+from .topdown import check_scales
 
 
 # ----------------------------------------------------------------------------- part candidates
@@ -374,6 +379,12 @@ def letterbox_matrix(image_size: tuple[int, int], input_size: tuple[int, int]) -
     return np.array([[s, 0, 0], [0, s, 0]], np.float32)
 
 
+def scaled_input_size(input_size: tuple[int, int], scale: float, multiple: int = 16) -> tuple[int, int]:
+    """(W, H) times ``scale``, each rounded to a multiple of ``multiple`` pixels (at least one): the input
+    of one scale of the multi-scale test (16: the stride of the deepest features of the bottom-up models)."""
+    return tuple(max(multiple, int(round(side * scale / multiple)) * multiple) for side in input_size)
+
+
 class BottomUpEstimator:
     """A loaded bottom-up model: ``estimator(image_rgb) -> (keypoints (N,K,2), scores (N,K), person_scores (N,))``.
 
@@ -401,15 +412,33 @@ class BottomUpEstimator:
         return cls(*load_model(name_or_path, device))
 
     @torch.no_grad()
-    def maps(self, image_rgb: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def maps(self, image_rgb: np.ndarray, flip: bool = False, scales: Sequence[float] = (1.0,)
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Last-stage (heatmaps (K,h,w), pafs (2C,h,w)) of the letterboxed image, and the image->input affine.
 
         ``flip``: also run the mirrored input (one batch of two) and average with its
         maps flipped back (:meth:`~posekit.codecs.paf.PAFCodec.flip_back`).
+        ``scales``: the multi-scale test of the paper's evaluation: the image is also letterboxed
+        into the input size times each scale (rounded to a multiple of 16 pixels), and each
+        scale's maps, resampled onto the reference grid (input size x 1), enter the average.
         """
         h, w = image_rgb.shape[:2]
         affine = letterbox_matrix((w, h), self.codec.input_size)
-        crop = warp_image(image_rgb, affine, self.codec.input_size)
+        heatmaps, pafs = [], []
+        for scale in check_scales(scales):
+            size = self.codec.input_size if scale == 1.0 else scaled_input_size(self.codec.input_size, scale)
+            scale_heatmaps, scale_pafs = self._maps_at(image_rgb, size, flip)
+            if size != tuple(self.codec.input_size):
+                scale_heatmaps, scale_pafs = (self._to_reference_grid(m, (w, h), size)
+                                              for m in (scale_heatmaps, scale_pafs))
+            heatmaps.append(scale_heatmaps)
+            pafs.append(scale_pafs)
+        return np.mean(heatmaps, 0, dtype=np.float32), np.mean(pafs, 0, dtype=np.float32), affine
+
+    def _maps_at(self, image_rgb: np.ndarray, input_size: tuple[int, int], flip: bool):
+        """Maps of the image letterboxed into ``input_size`` (W, H), on that input's own heatmap grid."""
+        h, w = image_rgb.shape[:2]
+        crop = warp_image(image_rgb, letterbox_matrix((w, h), input_size), input_size)
         device = next(self.model.parameters()).device
         images = normalize(torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None].to(device),
                            self.mean, self.std)
@@ -418,12 +447,32 @@ class BottomUpEstimator:
         out = self.model(images.contiguous(memory_format=torch.channels_last))
         heatmaps, pafs = out["heatmaps"][-1].float().cpu().numpy(), out["pafs"][-1].float().cpu().numpy()
         if not flip:
-            return heatmaps[0], pafs[0], affine
+            return heatmaps[0], pafs[0]
         mirrored_heatmaps, mirrored_pafs = self.codec.flip_back(heatmaps[1], pafs[1])
-        return 0.5 * (heatmaps[0] + mirrored_heatmaps), 0.5 * (pafs[0] + mirrored_pafs), affine
+        return 0.5 * (heatmaps[0] + mirrored_heatmaps), 0.5 * (pafs[0] + mirrored_pafs)
 
-    def __call__(self, image_rgb: np.ndarray, flip: bool = False):
-        return self.people(*self.maps(image_rgb, flip))
+    def _to_reference_grid(self, maps: np.ndarray, image_size: tuple[int, int], input_size: tuple[int, int]
+                           ) -> np.ndarray:
+        """Maps (C,h',w') of the image letterboxed into ``input_size`` -> (C,h,w) on the reference heatmap grid,
+        bilinear. Both grids are top-left aligned (UDP), so the map between them is a pure per-axis scaling."""
+        reference = self.codec
+        (big_w, big_h), (ref_w, ref_h) = reference.input_size, reference.heatmap_size
+        grid_w, grid_h = maps.shape[-1], maps.shape[-2]
+        # image pixel -> heatmap pixel, per axis, at the reference and at this input size
+        to_reference = letterbox_matrix(image_size, (big_w, big_h))[[0, 1], [0, 1]] * \
+            np.array([(ref_w - 1) / (big_w - 1), (ref_h - 1) / (big_h - 1)])
+        to_scaled = letterbox_matrix(image_size, input_size)[[0, 1], [0, 1]] * \
+            np.array([(grid_w - 1) / (input_size[0] - 1), (grid_h - 1) / (input_size[1] - 1)])
+        ratio = to_scaled / to_reference  # reference heatmap pixel -> scaled heatmap pixel
+        xs = np.arange(ref_w) * ratio[0] / max(grid_w - 1, 1) * 2 - 1  # align_corners=True normalisation
+        ys = np.arange(ref_h) * ratio[1] / max(grid_h - 1, 1) * 2 - 1
+        grid = torch.from_numpy(np.stack(np.meshgrid(xs, ys), -1).astype(np.float32))[None]
+        resampled = torch.nn.functional.grid_sample(torch.from_numpy(np.ascontiguousarray(maps))[None], grid,
+                                                    mode="bilinear", padding_mode="zeros", align_corners=True)
+        return resampled[0].numpy()
+
+    def __call__(self, image_rgb: np.ndarray, flip: bool = False, scales: Sequence[float] = (1.0,)):
+        return self.people(*self.maps(image_rgb, flip, scales))
 
     def people(self, heatmaps: np.ndarray, pafs: np.ndarray, affine: np.ndarray, **options):
         """Group maps from :meth:`maps` into people in image pixels: keypoints (N,K,2), scores (N,K),
@@ -435,15 +484,17 @@ class BottomUpEstimator:
         return kps.astype(np.float32), people[..., 2], person_scores
 
 
-def predict_coco(estimator: BottomUpEstimator, coco, flip: bool = False) -> list[dict]:
+def predict_coco(estimator: BottomUpEstimator, coco, flip: bool = False, scales: Sequence[float] = (1.0,)
+                 ) -> list[dict]:
     """COCO results of a bottom-up estimator on every image of a :class:`~posekit.data.coco.CocoKeypoints`
-    (one result per person found, ``score`` = the person's grouping score; ``flip``: flip test)."""
+    (one result per person found, ``score`` = the person's grouping score; ``flip``: flip test;
+    ``scales``: multi-scale test, see :meth:`BottomUpEstimator.maps`)."""
     from ..data.coco import read_image
     from .topdown import _result
 
     results = []
     for image_id, info in coco.images.items():
-        kps, scores, person_scores = estimator(read_image(info.path), flip)
+        kps, scores, person_scores = estimator(read_image(info.path), flip, scales)
         for k, s, score in zip(kps, scores, person_scores):
             result = _result(image_id, k, s, [0, 0, 0, 0])
             result["score"] = float(score)

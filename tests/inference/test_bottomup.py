@@ -196,3 +196,50 @@ def test_estimator_letterboxes_and_maps_back_to_image_pixels():
     found = np.concatenate([kps, scores[..., None]], -1)
     truth = np.concatenate([truth_image, truth_hm[..., 2:]], -1)
     assert_recovered(found, truth, tolerance=0.01)  # image pixels
+
+
+class _SceneModel(nn.Module):
+    """Stands in for a perfect network: the true maps of fixed people (image pixels) as the letterbox of an
+    image of ``image_size`` puts them into an input of whatever size it is given (stride 4)."""
+
+    def __init__(self, people_image: np.ndarray, image_size: tuple[int, int]):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+        self.people, self.image_size = people_image, image_size
+        self.input_sizes = []
+
+    def forward(self, images):
+        size = (images.shape[-1], images.shape[-2])
+        self.input_sizes.append(size)
+        codec = PAFCodec(size, (size[0] // 4, size[1] // 4), skeleton="lsp14")
+        kps = self.people.copy()
+        affine = letterbox_matrix(self.image_size, size)
+        kps[..., :2] = kps[..., :2] * affine[0, 0]
+        maps = codec.encode(kps)
+        maps = {k: torch.from_numpy(v)[None].expand(len(images), -1, -1, -1) for k, v in maps.items()}
+        if len(images) == 2:  # the flip test's mirrored input sees mirrored maps
+            flipped = codec.flip_back(maps["heatmaps"][0].numpy(), maps["pafs"][0].numpy())
+            maps = {k: torch.stack([maps[k][0], torch.from_numpy(f)]) for k, f in zip(("heatmaps", "pafs"), flipped)}
+        return {"heatmaps": [maps["heatmaps"]], "pafs": [maps["pafs"]]}
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_multi_scale_maps_land_on_the_reference_grid(flip):
+    codec = PAFCodec((256, 256), (64, 64), skeleton="lsp14")
+    image = np.zeros((200, 300, 3), np.uint8)  # wide: letterboxed to the width, padded below
+    affine = letterbox_matrix((300, 200), codec.input_size)
+    truth_hm = random_scene(LSP14, 2, np.random.default_rng(5), map_size=(64, 32))
+    truth_image = truth_hm.copy()
+    truth_image[..., :2] = codec.to_input(truth_hm[..., :2]) / affine[0, 0]
+    sidecar = {"skeleton": "lsp14", "codec": {"kind": "paf", **{k: list(v) if isinstance(v, tuple) else v
+                                                                   for k, v in vars(codec).items()}}}
+    model = _SceneModel(truth_image, (300, 200))
+    estimator = BottomUpEstimator(model, sidecar)
+    reference = estimator.maps(image, flip)[0]
+    for scales in [(1.5,), (0.75,), (1.0, 0.75, 1.25, 1.5)]:
+        heatmaps, pafs, _ = estimator.maps(image, flip, scales)
+        assert heatmaps.shape == reference.shape and pafs.shape == (2 * len(codec.limbs), 64, 64)
+        kps, scores, _ = estimator.people(heatmaps, pafs, affine)
+        found = np.concatenate([kps, scores[..., None]], -1)
+        assert_recovered(found, truth_image, tolerance=1.0)  # image pixels; a grid misaligned by one map pixel is 4.7
+    assert (192, 192) in model.input_sizes and (384, 384) in model.input_sizes and (320, 320) in model.input_sizes
