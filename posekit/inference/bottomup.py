@@ -425,10 +425,11 @@ class BottomUpEstimator:
         h, w = image_rgb.shape[:2]
         affine = letterbox_matrix((w, h), self.codec.input_size)
         heatmaps, pafs = [], []
+        reference_size = tuple(self.codec.input_size)
         for scale in check_scales(scales):
-            size = self.codec.input_size if scale == 1.0 else scaled_input_size(self.codec.input_size, scale)
+            size = reference_size if scale == 1.0 else scaled_input_size(reference_size, scale)
             scale_heatmaps, scale_pafs = self._maps_at(image_rgb, size, flip)
-            if size != tuple(self.codec.input_size):
+            if size != reference_size:
                 scale_heatmaps, scale_pafs = (self._to_reference_grid(m, (w, h), size)
                                               for m in (scale_heatmaps, scale_pafs))
             heatmaps.append(scale_heatmaps)
