@@ -14,6 +14,7 @@ from posekit.inference.bottomup import (
     group_with_scores,
     letterbox_matrix,
     match,
+    scaled_input_size,
     spanning_tree,
 )
 from posekit.skeletons import COCO17, LSP14
@@ -243,3 +244,12 @@ def test_multi_scale_maps_land_on_the_reference_grid(flip):
         found = np.concatenate([kps, scores[..., None]], -1)
         assert_recovered(found, truth_image, tolerance=1.0)  # image pixels; a grid misaligned by one map pixel is 4.7
     assert (192, 192) in model.input_sizes and (384, 384) in model.input_sizes and (320, 320) in model.input_sizes
+    with pytest.raises(ValueError, match="positive"):
+        estimator.maps(image, flip, (1.0, 0.0))
+
+
+def test_scaled_input_sizes_are_multiples_of_16():
+    assert scaled_input_size((256, 192), 1.5) == (384, 288)
+    assert scaled_input_size((256, 192), 0.75) == (192, 144)
+    assert scaled_input_size((256, 256), 1.1) == (288, 288)  # 281.6 -> nearest multiple of 16
+    assert scaled_input_size((256, 256), 0.01) == (16, 16)  # never empty
