@@ -58,7 +58,7 @@ from ..codecs.paf import PAFCodec
 from ..data.topdown import IMAGENET_MEAN, IMAGENET_STD, normalize
 from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..skeletons import Skeleton, get_skeleton
-from .topdown import check_scales
+from .topdown import check_scales, resample_maps
 
 
 # ----------------------------------------------------------------------------- part candidates
@@ -454,23 +454,18 @@ class BottomUpEstimator:
 
     def _to_reference_grid(self, maps: np.ndarray, image_size: tuple[int, int], input_size: tuple[int, int]
                            ) -> np.ndarray:
-        """Maps (C,h',w') of the image letterboxed into ``input_size`` -> (C,h,w) on the reference heatmap grid,
-        bilinear. Both grids are top-left aligned (UDP), so the map between them is a pure per-axis scaling."""
-        reference = self.codec
-        (big_w, big_h), (ref_w, ref_h) = reference.input_size, reference.heatmap_size
-        grid_w, grid_h = maps.shape[-1], maps.shape[-2]
-        # image pixel -> heatmap pixel, per axis, at the reference and at this input size
-        to_reference = letterbox_matrix(image_size, (big_w, big_h))[[0, 1], [0, 1]] * \
-            np.array([(ref_w - 1) / (big_w - 1), (ref_h - 1) / (big_h - 1)])
-        to_scaled = letterbox_matrix(image_size, input_size)[[0, 1], [0, 1]] * \
-            np.array([(grid_w - 1) / (input_size[0] - 1), (grid_h - 1) / (input_size[1] - 1)])
-        ratio = to_scaled / to_reference  # reference heatmap pixel -> scaled heatmap pixel
-        xs = np.arange(ref_w) * ratio[0] / max(grid_w - 1, 1) * 2 - 1  # align_corners=True normalisation
-        ys = np.arange(ref_h) * ratio[1] / max(grid_h - 1, 1) * 2 - 1
-        grid = torch.from_numpy(np.stack(np.meshgrid(xs, ys), -1).astype(np.float32))[None]
-        resampled = torch.nn.functional.grid_sample(torch.from_numpy(np.ascontiguousarray(maps))[None], grid,
-                                                    mode="bilinear", padding_mode="zeros", align_corners=True)
-        return resampled[0].numpy()
+        """Maps (C,h',w') of the image letterboxed into ``input_size`` -> (C,h,w) on the reference heatmap grid
+        (bilinear; under UDP both grids are top-left aligned, so the map between them is a per-axis scaling)."""
+        def cells_from_image(size: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
+            """(1,3,3) image pixel -> heatmap cell of the image letterboxed into ``size`` (W, H), ``grid`` (w, h)."""
+            to_cells = np.diag([(grid[0] - 1) / (size[0] - 1), (grid[1] - 1) / (size[1] - 1), 1.0])
+            return (to_cells @ np.vstack([letterbox_matrix(image_size, size), [0, 0, 1]]))[None]
+
+        reference_grid = tuple(self.codec.heatmap_size)
+        source = cells_from_image(input_size, (maps.shape[-1], maps.shape[-2]))
+        target = cells_from_image(tuple(self.codec.input_size), reference_grid)
+        maps = torch.from_numpy(np.ascontiguousarray(maps))[None]
+        return resample_maps(maps, source, target, reference_grid)[0].numpy()
 
     def __call__(self, image_rgb: np.ndarray, flip: bool = False, scales: Sequence[float] = (1.0,)):
         return self.people(*self.maps(image_rgb, flip, scales))

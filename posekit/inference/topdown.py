@@ -34,19 +34,28 @@ def _homogeneous(affines: np.ndarray) -> np.ndarray:
     return out
 
 
-def resample_heatmaps(heatmaps: torch.Tensor, from_affines: np.ndarray, to_affines: np.ndarray, codec) -> torch.Tensor:
-    """Heatmaps (B,K,h,w) of crops taken with the image->crop affines ``from_affines`` (B,2,3), resampled
-    (bilinear, zero outside) onto the heatmap grid of the crops ``to_affines`` (B,2,3) of the same images."""
-    b, _, h, w = heatmaps.shape
-    to_cells = np.diag([*codec._scale(), 1.0])  # input pixels -> heatmap cells
-    # target cell -> target input pixel -> image -> source input pixel -> source cell
-    m = to_cells @ _homogeneous(from_affines) @ np.linalg.inv(_homogeneous(to_affines)) @ np.linalg.inv(to_cells)
+def resample_maps(maps: torch.Tensor, from_cells: np.ndarray, to_cells: np.ndarray,
+                  out_size: tuple[int, int]) -> torch.Tensor:
+    """Maps (B,C,h',w') on the grid whose cells are ``from_cells`` (B,3,3: image pixel -> cell, homogeneous),
+    resampled (bilinear, zero outside) onto the grid ``to_cells`` (B,3,3) of ``out_size`` (w, h) cells."""
+    b, _, source_h, source_w = maps.shape
+    w, h = out_size
+    m = from_cells @ np.linalg.inv(to_cells)  # target cell -> image pixel -> source cell
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
     cells = np.stack([xs.ravel(), ys.ravel(), np.ones(h * w)])  # (3, h*w)
     source = (m @ cells)[:, :2]  # (B, 2, h*w) source cells
-    grid = np.stack([source[:, 0] / (w - 1) * 2 - 1, source[:, 1] / (h - 1) * 2 - 1], -1).reshape(b, h, w, 2)
-    grid = torch.as_tensor(grid, dtype=heatmaps.dtype, device=heatmaps.device)
-    return F.grid_sample(heatmaps, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    grid = np.stack([source[:, 0] / max(source_w - 1, 1) * 2 - 1, source[:, 1] / max(source_h - 1, 1) * 2 - 1],
+                    -1).reshape(b, h, w, 2)
+    grid = torch.as_tensor(grid, dtype=maps.dtype, device=maps.device)
+    return F.grid_sample(maps, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def resample_heatmaps(heatmaps: torch.Tensor, from_affines: np.ndarray, to_affines: np.ndarray, codec) -> torch.Tensor:
+    """Heatmaps (B,K,h,w) of crops taken with the image->crop affines ``from_affines`` (B,2,3), resampled
+    (bilinear, zero outside) onto the heatmap grid of the crops ``to_affines`` (B,2,3) of the same images."""
+    to_cells = np.diag([*codec._scale(), 1.0])  # input pixels -> heatmap cells
+    return resample_maps(heatmaps, to_cells @ _homogeneous(from_affines), to_cells @ _homogeneous(to_affines),
+                         (heatmaps.shape[-1], heatmaps.shape[-2]))
 
 
 @torch.no_grad()
