@@ -86,7 +86,9 @@ class TrainConfig:
     val_flip: bool = True
     keep: str = "best"  # exported as model.safetensors: best (highest validation metric) | last (final weights)
     metric: str = "pck"  # pck | coco
-    loss: str = "mse"  # mse (summed over a list of outputs) | mse_lr_latent | cpm | cpn | openpose
+    # mse (summed over a list of outputs) | mse_lr_latent | cpm | openpose | cpn (any list of outputs: L2 on all but
+    # the last, L2 with online hard keypoint mining on the last)
+    loss: str = "mse"
     ohkm_top_k: int | None = None  # cpn: hard keypoints per instance; None = round(8 K / 17)
     heatmap_loss_weight: float = 1.0  # openpose: weight of the confidence-map terms against the PAF terms
     teacher: str | None = None  # top-down distillation: a trained model (zoo name or .safetensors path)
