@@ -79,15 +79,15 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(8, 4.5))
         for name, curve in curves.items():
             ax.plot(alphas, curve, label=name)
         ax.set(xlabel="alpha (fraction of torso size)", ylabel="PCK (flip test)", title="LSPET test, 1,000 people",
                ylim=(0, 1))
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(loc="lower right", fontsize="small")
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=100)
+        fig.savefig(args.plot, dpi=100, bbox_inches="tight")  # long labels must not run off the figure
         print(f"wrote {args.plot}")
     if args.record:
         record("LSPET test accuracy (im08501-im09500, tight visible-joint boxes)", text,
