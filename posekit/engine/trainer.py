@@ -251,7 +251,8 @@ class Trainer:
 
     def _load_init(self, path: str):
         """Whole-model start weights; from a shallower network they are grown (``grow_state_dict``), from a
-        narrower one widened (:func:`~posekit.models.widen.widen_state_dict`), both keeping its function."""
+        narrower one widened (:func:`~posekit.models.widen.widen_state_dict`), both keeping its function (a grown
+        CPM only nearly: its new stages repeat the last one)."""
         state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(path).items()}
         if hasattr(self.model, "grow_state_dict"):  # e.g. a deeper Stacked Hourglass from a shallower one
             state = self.model.grow_state_dict(state)

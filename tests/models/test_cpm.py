@@ -116,3 +116,26 @@ def test_training_steps_lower_cpm_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_a_deeper_cpm_grown_from_trained_weights_repeats_its_last_stage():
+    torch.manual_seed(0)
+    shallow = tiny_cpm(num_stages=3).eval()
+    for p in shallow.parameters():  # away from the initialisation, as after training
+        nn.init.normal_(p, std=0.2)
+    deep = tiny_cpm(num_stages=5).eval()
+    deep.load_state_dict(deep.grow_state_dict(shallow.state_dict()))
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        before, after = shallow(x), deep(x)
+        features, centre = shallow.features(x), shallow.centre_map(x)
+        repeated = [before[-1]]
+        for _ in range(2):  # the last trained stage applied again to its own beliefs
+            repeated.append(shallow.stages[-1](features, repeated[-1], centre))
+    assert len(after) == 5
+    for grown, expected in zip(after, [*before, *repeated[1:]]):
+        torch.testing.assert_close(grown, expected)
+    same = deep.state_dict()
+    assert deep.grow_state_dict(same) is same
+    with pytest.raises(ValueError, match="5 stages, more than this network's 3"):
+        shallow.grow_state_dict(deep.state_dict())
