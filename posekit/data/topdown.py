@@ -16,7 +16,8 @@ from torch.utils.data import Dataset
 
 from ..skeletons import Skeleton
 from .coco import CocoKeypoints, Person
-from .transforms import apply_affine, box_to_centre_scale, crop_matrix, crop_rgb_planes, warp_image
+from .transforms import (apply_affine, box_to_centre_scale, crop_matrix, crop_rgb_planes, erase_rectangle,
+                         warp_image)
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0..255
 IMAGENET_STD = (58.395, 57.12, 57.375)
@@ -35,7 +36,11 @@ class Augment:
     body only (needs >= ``half_body_min_keypoints`` visible); portrait_prob: crop
     a head-and-shoulders portrait, the framing of a photo taken from the chest up
     (needs both shoulders and one head keypoint visible); colour: brightness,
-    contrast and saturation jitter strength.
+    contrast and saturation jitter strength; erase_prob: paint one rectangle of
+    uniform noise over the crop (random erasing, Zhong et al., AAAI 2020), covering
+    2% to ``erase_area`` of it (:func:`~posekit.data.transforms.erase_rectangle`).
+    The targets keep the joints it hides, so the network learns to place occluded
+    joints from their context.
     """
 
     flip_prob: float = 0.5
@@ -47,6 +52,12 @@ class Augment:
     half_body_min_keypoints: int = 8
     portrait_prob: float = 0.0
     colour: float = 0.25
+    erase_prob: float = 0.0
+    erase_area: float = 0.2
+
+    def __post_init__(self):
+        if not 0.02 <= self.erase_area <= 1.0:
+            raise ValueError(f"augment.erase_area must lie in [0.02, 1] (a fraction of the crop), got {self.erase_area}")
 
 
 def normalize(images: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
@@ -127,6 +138,8 @@ class TopDownDataset(Dataset):
         image, reduction = read_reduced(info.path, min(scale[0] / input_w, scale[1] / input_h))
         colour = self.augment.colour if self.augment else 0.0
         planes = crop_rgb_planes(image, affine @ reduction, (input_w, input_h), colour, rng)
+        if self.augment and self.augment.erase_prob and rng.random() < self.augment.erase_prob:
+            erase_rectangle(planes, rng, self.augment.erase_area)
         crop_kps = apply_affine(keypoints, affine)
         if flip:
             crop_kps = crop_kps[self.skeleton.flip_index]

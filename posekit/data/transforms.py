@@ -123,3 +123,20 @@ def crop_rgb_planes(bgr: np.ndarray, m: np.ndarray, output_size: tuple[int, int]
         rgb = cv2.transform(rgb, colour_matrix(colour, rng, cv2.mean(rgb)))
     cv2.split(rgb, [planes[0], planes[1], planes[2]])
     return planes
+
+
+def erase_rectangle(planes: np.ndarray, rng: np.random.Generator, max_area: float = 0.2) -> tuple[int, int, int, int]:
+    """Random erasing, in place: one rectangle of uniform uint8 noise on RGB planes (3,h,w).
+
+    Its area is uniform in [0.02, ``max_area``] of the crop and its aspect ratio log-uniform in
+    [0.3, 1/0.3] (Zhong et al., "Random Erasing Data Augmentation", AAAI 2020), clipped to the crop.
+    Returns the rectangle as (x, y, width, height) in crop pixels.
+    """
+    _, h, w = planes.shape
+    area = rng.uniform(0.02, max_area) * h * w
+    aspect = math.exp(rng.uniform(math.log(0.3), -math.log(0.3)))
+    eh = max(1, min(h, round(math.sqrt(area * aspect))))
+    ew = max(1, min(w, round(math.sqrt(area / aspect))))
+    y, x = int(rng.integers(0, h - eh + 1)), int(rng.integers(0, w - ew + 1))
+    planes[:, y:y + eh, x:x + ew] = rng.integers(0, 256, (3, eh, ew), dtype=np.uint8)
+    return x, y, ew, eh

@@ -125,7 +125,10 @@ def _build(cls, values, where: str, file: str):
             hint = f" (did you mean {'.'.join(filter(None, [where, close[0]]))!r}?)" if close else ""
             raise ConfigError(f"{file}: unknown key {path!r}{hint}; known keys here: {', '.join(names)}")
         kwargs[key] = _coerce(hints[key], value, path, file)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # a dataclass's own check of its values (__post_init__)
+        raise ConfigError(f"{file}: {e}") from None
 
 
 def _coerce(hint, value, path, file):

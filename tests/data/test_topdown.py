@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
@@ -81,3 +82,24 @@ def test_portrait_crop_needs_both_shoulders(tiny_coco):
     plain = TopDownDataset(coco, UDPHeatmap((64, 64), (16, 16), 1.0), Augment(**still))
     assert torch.equal(portrait[0]["affine"], plain[0]["affine"])
     assert not torch.equal(portrait[1]["affine"], plain[1]["affine"])
+
+
+def test_random_erasing_paints_one_noise_rectangle_and_keeps_the_targets(tiny_coco):
+    coco = load_coco(tiny_coco)
+    codec = UDPHeatmap((64, 64), (16, 16), 1.0)
+    plain = TopDownDataset(coco, codec, Augment(), seed=5)
+    erased = TopDownDataset(coco, codec, Augment(erase_prob=1.0, erase_area=0.3), seed=5)
+    for i in range(6):
+        a, b = plain[i], erased[i]
+        for key in ("heatmaps", "weights", "keypoints", "affine"):
+            assert torch.equal(a[key], b[key])
+        changed = (a["image"] != b["image"]).any(0).numpy()
+        ys, xs = np.nonzero(changed)
+        box = changed[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        assert box.mean() > 0.9  # one filled rectangle (noise may repeat a few original pixels)
+        assert 0.02 * 0.9 <= box.size / (64 * 64) <= 0.3 * 1.1
+
+
+def test_erase_area_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="erase_area"):
+        Augment(erase_area=1.5)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from posekit.data.transforms import (apply_affine, box_to_centre_scale, crop_matrix, crop_rgb_planes,
-                                     invert_affine, warp_image)
+                                     erase_rectangle, invert_affine, warp_image)
 
 
 def test_box_to_centre_scale_fixes_aspect_and_pads():
@@ -98,3 +98,20 @@ def test_colour_jitter_matches_its_formula():
     # the draws are used: another seed gives other colours
     other = crop_rgb_planes(bgr, identity, (30, 40), 0.4, np.random.default_rng(8)).transpose(1, 2, 0)
     assert np.abs(other - out).max() > 5
+
+
+def test_erase_rectangle_area_aspect_and_placement_stay_in_bounds():
+    rng = np.random.default_rng(0)
+    areas, aspects = [], []
+    for _ in range(300):
+        planes = np.zeros((3, 40, 60), np.uint8)
+        x, y, w, h = erase_rectangle(planes, rng, max_area=0.25)
+        assert 0 <= x and x + w <= 60 and 0 <= y and y + h <= 40
+        outside = planes.copy()
+        outside[:, y:y + h, x:x + w] = 0
+        assert not outside.any()  # nothing painted outside the returned rectangle
+        areas.append(w * h / (40 * 60))
+        aspects.append(h / w)
+    assert 0.015 <= min(areas) and max(areas) <= 0.27
+    assert np.median(aspects) == pytest.approx(1.0, abs=0.35)  # log-uniform about 1
+    assert min(aspects) < 0.5 and max(aspects) > 2.0

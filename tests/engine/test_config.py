@@ -23,6 +23,11 @@ def test_wrong_type_is_reported(tmp_path):
         load_config(_write(tmp_path, "train:\n  epochs: 2.5\n"))
 
 
+def test_out_of_range_value_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"recipe.yaml: augment.erase_area must lie in \[0.02, 1\]"):
+        load_config(_write(tmp_path, "augment:\n  erase_area: 2.0\n"))
+
+
 def test_overrides_apply_and_are_parsed_as_yaml(tmp_path):
     p = _write(tmp_path, "train:\n  epochs: 3\ncodec:\n  sigma: 2.0\n")
     cfg = load_config(p, ["train.epochs=7", "codec.input_size=[96, 128]", "train.lr=3e-4"])
