@@ -331,6 +331,12 @@ class Trainer:
         self.window = ckpt.get("window", [0.0, 0])  # absent in checkpoints of early versions
         self.latest = ckpt.get("latest", self.best)
         _set_rng_state(ckpt["rng"])
+        saved = ckpt.get("config")
+        if saved:  # the run's record keeps the start weights it really had (model.init is skipped on resume)
+            self.cfg.model.init = saved["model"]["init"]
+            changed = _changed_settings(saved, config_to_dict(self.cfg))
+            if changed:
+                self._log(f"resumed with settings that differ from the checkpoint's: {'; '.join(changed)}")
 
     # -- the loop
     def fit(self, resume: bool = False, stop_after: int | None = None) -> dict:
@@ -533,6 +539,18 @@ class Trainer:
     def _log(self, message: str):
         if self.rank == 0:
             print(message, flush=True)
+
+
+def _changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """'key: old -> new' for every leaf of two nested config dicts that differs."""
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += _changed_settings(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changed.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return changed
 
 
 def _seed_everything(seed: int):

@@ -156,6 +156,22 @@ def test_resume_does_not_need_the_start_weights(tiny_coco, tmp_path):
     assert resumed.step == 2
 
 
+def test_resume_records_the_real_start_weights_and_reports_changed_settings(tiny_coco, tmp_path, capsys):
+    start = Trainer(_cfg(tiny_coco, tmp_path / "start", "train.epochs=1", "data.train.limit=8"), progress=False)
+    start.fit()
+    init = str(tmp_path / "start" / "model.safetensors")
+    run = ("train.epochs=2", "data.train.limit=8")
+    Trainer(_cfg(tiny_coco, tmp_path / "run", *run, f"model.init={init}"), progress=False).fit(stop_after=1)
+    capsys.readouterr()
+    # resumed without the model.init override it started with, and with another learning rate
+    resumed = Trainer(_cfg(tiny_coco, tmp_path / "run", *run, "train.lr=3e-3"), progress=False, resume=True)
+    resumed.fit(resume=True)
+    out = capsys.readouterr().out
+    assert "differ from the checkpoint's: train.lr: 0.01 -> 0.003" in out and "model.init" not in out
+    _, sidecar = load_model(str(tmp_path / "run" / "model.safetensors"))
+    assert sidecar["config"]["model"]["init"] == init
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tiny_coco, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         Trainer(_cfg(tiny_coco, tmp_path / "c", "train.epochs=1"), progress=False).fit(resume=True)
